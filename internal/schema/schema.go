@@ -1,0 +1,208 @@
+// Package schema is the single source of truth for the ipintel MMDB record
+// layout: the map keys, the categories and their default weights, the
+// default policy thresholds and the metadata ipintel writes.
+//
+// Both the builder (which writes databases) and lookup (which reads them)
+// import this package, so a key renamed here is renamed everywhere.
+package schema
+
+import (
+	"strings"
+)
+
+// MMDB map keys. The first group follows MaxMind's GeoIP2 Anonymous IP and
+// GeoLite2 ASN databases, so existing readers understand ipintel files.
+const (
+	KeyIsAnonymous        = "is_anonymous"
+	KeyIsAnonymousVPN     = "is_anonymous_vpn"
+	KeyIsHostingProvider  = "is_hosting_provider"
+	KeyIsPublicProxy      = "is_public_proxy"
+	KeyIsResidentialProxy = "is_residential_proxy"
+	KeyIsTorExitNode      = "is_tor_exit_node"
+	KeyASN                = "autonomous_system_number"
+	KeyASOrg              = "autonomous_system_organization"
+
+	// ipintel's own fields.
+	KeyIsAbuse       = "is_abuse"
+	KeyIsCrawler     = "is_crawler"
+	KeyIsAllowlisted = "is_allowlisted"
+	KeyRiskScore     = "risk_score"
+	KeySources       = "sources"
+)
+
+// Metadata written by the builder.
+const (
+	// DefaultDatabaseType is the MMDB database_type unless the config says otherwise.
+	DefaultDatabaseType = "ipintel"
+	// ManifestDescriptionKey is the metadata description "language" under
+	// which the JSON build manifest is stored, so it travels inside the file.
+	ManifestDescriptionKey = "ipintel-manifest"
+	// SchemaVersion is bumped when the record layout changes incompatibly.
+	SchemaVersion = 1
+)
+
+// Category is a bit set of the categories a network belongs to.
+// The zero value is the empty set.
+type Category uint16
+
+// The categories. CategoryAllow is the allowlist marker, not a risk.
+const (
+	CategoryTorExit Category = 1 << iota
+	CategoryVPN
+	CategoryPublicProxy
+	CategoryResidentialProxy
+	CategoryHosting
+	CategoryAbuse
+	CategoryCrawler
+	CategoryAllow
+
+	// CategoryRisk holds the categories an allowlist clears.
+	CategoryRisk = CategoryTorExit | CategoryVPN | CategoryPublicProxy |
+		CategoryResidentialProxy | CategoryHosting | CategoryAbuse
+	// CategoryAnonymous holds the categories that set is_anonymous.
+	CategoryAnonymous = CategoryVPN | CategoryPublicProxy | CategoryResidentialProxy |
+		CategoryTorExit | CategoryHosting
+)
+
+// categoryInfo lists every single category in bit order.
+var categoryInfo = [...]struct {
+	cat    Category
+	name   string // as in configs, CLI flags and JSON
+	key    string // the MMDB boolean key
+	weight float64
+}{
+	{CategoryTorExit, "tor_exit", KeyIsTorExitNode, 0.9},
+	{CategoryVPN, "vpn", KeyIsAnonymousVPN, 0.5},
+	{CategoryPublicProxy, "public_proxy", KeyIsPublicProxy, 0.6},
+	{CategoryResidentialProxy, "residential_proxy", KeyIsResidentialProxy, 0.6},
+	{CategoryHosting, "hosting", KeyIsHostingProvider, 0.4},
+	{CategoryAbuse, "abuse", KeyIsAbuse, 0.6},
+	{CategoryCrawler, "crawler", KeyIsCrawler, 0},
+	{CategoryAllow, "allow", KeyIsAllowlisted, 0},
+}
+
+// Categories returns every single category in bit order.
+func Categories() []Category {
+	out := make([]Category, len(categoryInfo))
+	for i, c := range categoryInfo {
+		out[i] = c.cat
+	}
+	return out
+}
+
+// Has reports whether c contains every category of o.
+func (c Category) Has(o Category) bool { return c&o == o && o != 0 }
+
+// Name returns the name of a single category ("tor_exit"), or "" when c is
+// not exactly one category.
+func (c Category) Name() string {
+	for _, ci := range categoryInfo {
+		if ci.cat == c {
+			return ci.name
+		}
+	}
+	return ""
+}
+
+// Key returns the MMDB boolean key of a single category, or "".
+func (c Category) Key() string {
+	for _, ci := range categoryInfo {
+		if ci.cat == c {
+			return ci.key
+		}
+	}
+	return ""
+}
+
+// DefaultWeight returns the default score weight of a single category.
+func (c Category) DefaultWeight() float64 {
+	for _, ci := range categoryInfo {
+		if ci.cat == c {
+			return ci.weight
+		}
+	}
+	return 0
+}
+
+// Names returns the names of the categories in c, in bit order.
+func (c Category) Names() []string {
+	var out []string
+	for _, ci := range categoryInfo {
+		if c&ci.cat != 0 {
+			out = append(out, ci.name)
+		}
+	}
+	return out
+}
+
+// String returns the comma-separated names of the categories in c, or "none".
+func (c Category) String() string {
+	switch {
+	case c == 0:
+		return "none"
+	default:
+		return strings.Join(c.Names(), ",")
+	}
+}
+
+// ParseCategory returns the category with the given name ("tor_exit", "vpn", …).
+func ParseCategory(name string) (Category, bool) {
+	for _, ci := range categoryInfo {
+		if ci.name == name {
+			return ci.cat, true
+		}
+	}
+	return 0, false
+}
+
+// Feed kinds, as written in the config. Each kind but KindASN sets one category.
+const (
+	KindTor              = "tor"
+	KindVPN              = "vpn"
+	KindPublicProxy      = "public_proxy"
+	KindResidentialProxy = "residential_proxy"
+	KindHosting          = "hosting"
+	KindAbuse            = "abuse"
+	KindCrawler          = "crawler"
+	KindAllow            = "allow"
+	KindASN              = "asn"
+)
+
+// Kinds returns every feed kind.
+func Kinds() []string {
+	return []string{KindTor, KindVPN, KindPublicProxy, KindResidentialProxy,
+		KindHosting, KindAbuse, KindCrawler, KindAllow, KindASN}
+}
+
+// KindCategory returns the category a feed of the given kind sets. It
+// returns 0, true for KindASN (which sets none) and 0, false for an unknown kind.
+func KindCategory(kind string) (Category, bool) {
+	switch kind {
+	case KindTor:
+		return CategoryTorExit, true
+	case KindVPN:
+		return CategoryVPN, true
+	case KindPublicProxy:
+		return CategoryPublicProxy, true
+	case KindResidentialProxy:
+		return CategoryResidentialProxy, true
+	case KindHosting:
+		return CategoryHosting, true
+	case KindAbuse:
+		return CategoryAbuse, true
+	case KindCrawler:
+		return CategoryCrawler, true
+	case KindAllow:
+		return CategoryAllow, true
+	case KindASN:
+		return 0, true
+	default:
+		return 0, false
+	}
+}
+
+// Default policy thresholds on the 0-100 risk score.
+const (
+	DefaultBlockThreshold     = 80
+	DefaultChallengeThreshold = 50
+)
