@@ -1,0 +1,44 @@
+package schema
+
+// Manifest describes how a database was built. The builder stores it as
+// JSON in the MMDB metadata description under [ManifestDescriptionKey], so
+// it travels inside the file and every MaxMind reader ignores it safely.
+//
+// It holds nothing that varies between two builds from the same inputs and
+// config (no wall-clock build time beyond BuildEpoch), so rebuilding gives a
+// byte-identical file.
+type Manifest struct {
+	Builder       string             `json:"builder"`        // "ipintel <version>"
+	SchemaVersion int                `json:"schema_version"` // SchemaVersion at build time
+	BuildEpoch    int64              `json:"build_epoch"`    // Unix seconds, as in the MMDB metadata
+	DatabaseType  string             `json:"database_type"`
+	ConfigSHA256  string             `json:"config_sha256"` // hex sha256 of the config file's bytes
+	IPv6Prefix    int                `json:"ipv6_prefix"`   // IPv6 aggregation length
+	Weights       map[string]float64 `json:"weights"`       // category name → weight in effect
+	Block         int                `json:"block_threshold"`
+	Challenge     int                `json:"challenge_threshold"`
+	Feeds         []ManifestFeed     `json:"feeds"`            // in config order
+	Networks      int                `json:"networks"`         // networks written
+	Reserved      int                `json:"reserved_dropped"` // entries dropped as reserved space
+	KeepReserved  bool               `json:"keep_reserved,omitempty"`
+}
+
+// ManifestFeed is one feed's line in the [Manifest].
+type ManifestFeed struct {
+	Name         string  `json:"name"`
+	Kind         string  `json:"kind"`
+	Format       string  `json:"format"`
+	URL          string  `json:"url"`
+	Weight       float64 `json:"weight"`               // effective weight of its entries (0 for asn)
+	FetchedAt    string  `json:"fetched_at,omitempty"` // RFC 3339, when the copy used was fetched
+	LastModified string  `json:"last_modified,omitempty"`
+	ETag         string  `json:"etag,omitempty"`
+	SHA256       string  `json:"sha256"` // of the bytes parsed
+	Entries      int     `json:"entries"`
+	Invalid      int     `json:"invalid"`
+	Prefixes     int     `json:"prefixes"`
+	ASNs         int     `json:"asns,omitempty"`
+	Gate         string  `json:"gate"`                  // "ok", "fallback", "failed"
+	GateReason   string  `json:"gate_reason,omitempty"` // why a gate failed
+	FromCache    bool    `json:"from_cache,omitempty"`  // the last good cached copy was used
+}
