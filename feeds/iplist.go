@@ -1,0 +1,48 @@
+package feeds
+
+import (
+	"io"
+	"net/netip"
+)
+
+// The ip-list format: one network per line, written as an address
+// ("192.0.2.1", "2001:0db8:0000::0001"), a CIDR ("192.0.2.0/24") or an
+// inclusive range ("192.0.2.1-192.0.2.9", spaces around the dash allowed).
+// Everything from the first '#' or ';' is a comment, so FireHOL headers,
+// Spamhaus-style trailers and AbuseIPDB annotations
+// ("1.0.138.92       # TH  AS23969 …") all reduce to the network.
+// Blank lines are skipped. Any other text on a line makes it invalid: a
+// stray word is more likely damage than a feed extension, and reporting
+// it is safer than guessing.
+//
+// Real feeds in this format: FireHOL .netset/.ipset, X4BNet outputs and
+// inputs, Emerging Threats compromised-ips, torbulkexitlist, AbuseIPDB
+// aggregates, ipverse ipv4/ipv6-aggregated.txt, SecOps Tor lists.
+
+func init() { register(FormatIPList, parseIPList) }
+
+func parseIPList(r io.Reader, p *parser) error {
+	var nets []netip.Prefix
+	return eachLine(r, p, func(n int, line []byte) {
+		s := stripComment(line)
+		if len(s) == 0 {
+			return
+		}
+		var err error
+		nets, err = ParseNet(nets[:0], string(s))
+		if err != nil {
+			p.bad(n, line, err)
+			return
+		}
+		acceptNets(p, n, nets)
+	})
+}
+
+// acceptNets counts one accepted data record found on line n and emits one
+// entry per prefix it covers.
+func acceptNets(p *parser, n int, nets []netip.Prefix) {
+	p.stats.Records++
+	for _, pfx := range nets {
+		p.emit(Entry{Prefix: pfx, Line: n})
+	}
+}
