@@ -1,0 +1,56 @@
+package feeds_test
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/ipintel/ipintel/feeds"
+	"github.com/ipintel/ipintel/internal/testenv"
+)
+
+// benchFiles are the largest real files of each line format, relative to
+// the shared feed corpus.
+var benchFiles = []struct {
+	format feeds.Format
+	file   string
+}{
+	{feeds.FormatIPList, "abuse/abuseipdb-s100-1d_2025-08-09.ipv4"},
+	{feeds.FormatIPList, "vpn/x4bnet-datacenter-ipv4_2026-08-22.txt"},
+	{feeds.FormatIPList, "abuse/firehol-blocklist_de_2021-01-18.ipset"},
+	{feeds.FormatIPList, "vpn/x4bnet-datacenter-ipv6_2026-08-22.txt"},
+	{feeds.FormatIPList, "tor/secops-tor-nodes_2024-02-27.lst"},
+	{feeds.FormatSpamhausDrop, "abuse/spamhaus-drop_2025-01-17.txt"},
+	{feeds.FormatSpamhausDrop, "abuse/spamhaus-drop_v4_2026-07-23.json"},
+	{feeds.FormatIPSum, "abuse/ipsum_2026-08-22.txt"},
+	{feeds.FormatCSV, "asn/jhassine-datacenters_2026-08-22.csv"},
+	{feeds.FormatCSV, "asn/ipcat-datacenters_2019-02-20.csv"},
+	{feeds.FormatIPVerseJSON, "vpn/ipverse-as208172-aggregated.json"},
+}
+
+// BenchmarkParse measures parse throughput (MB/s of input) and
+// allocations per file on real feeds read into memory first, so that
+// only parsing is timed.
+func BenchmarkParse(b *testing.B) {
+	dir := testenv.SharedFeeds(b)
+	for _, bf := range benchFiles {
+		data, err := os.ReadFile(filepath.Join(dir, bf.file))
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Run(string(bf.format)+"/"+filepath.Base(bf.file), func(b *testing.B) {
+			b.ReportAllocs()
+			b.SetBytes(int64(len(data)))
+			entries := 0
+			for b.Loop() {
+				entries = 0
+				_, err := feeds.Parse(bytes.NewReader(data), feeds.Options{Format: bf.format}, func(feeds.Entry) { entries++ })
+				if err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(entries), "entries/op")
+		})
+	}
+}
