@@ -551,8 +551,10 @@ var defaultClient = sync.OnceValue(func() *http.Client {
 	return &http.Client{Transport: t, CheckRedirect: checkRedirect}
 })
 
+// checkRedirect follows up to maxRedirects redirects; via holds the
+// requests made so far, the first one and one per redirect followed.
 func checkRedirect(_ *http.Request, via []*http.Request) error {
-	if len(via) >= maxRedirects {
+	if len(via) > maxRedirects {
 		return errTooManyRedirects
 	}
 	return nil
@@ -609,7 +611,7 @@ func copyChecked(w io.Writer, r io.Reader) (int64, error) {
 		if errors.As(err, &ne) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, errTooLarge) {
 			return cw.n, err
 		}
-		return cw.n, fmt.Errorf("gzip: %w", err)
+		return cw.n, fmt.Errorf("corrupt gzip stream: %w", err)
 	}
 	// Anything gzip left unread (there should be nothing) is copied too.
 	_, err = br.WriteTo(cw)
