@@ -1,0 +1,391 @@
+package lookup
+
+import (
+	"encoding/json"
+	"fmt"
+	"iter"
+	"math/bits"
+	"net/netip"
+	"os"
+	"time"
+
+	"github.com/ipintel/ipintel/internal/schema"
+	"github.com/oschwald/maxminddb-golang/v2"
+)
+
+// DB is an MMDB flattened into ipintel's in-memory lookup engine. It is
+// immutable once [Open] or [OpenBytes] returns and safe for concurrent use
+// by any number of goroutines; it holds no reference to the file or the
+// bytes it was read from. A nil *DB is not usable; there is no zero value
+// to speak of. Do not copy a DB; share the pointer.
+type DB struct {
+	v4 family4
+	v6 family6
+
+	// v4Whole is set when an IPv6 database's IPv4 subtree is a single
+	// record above ::/96 (the tree stops before bit 96). Every IPv4
+	// address then matches v4Whole, an IPv6 network, as in Reader.Lookup.
+	v4Whole    netip.Prefix
+	hasV4Whole bool
+	v4Only     bool // ip_version 4: IPv6 addresses never match
+
+	records []Record // records[0] is the zero record (no data)
+	srcSets [][]string
+	meta    Metadata
+}
+
+// Metadata is the metadata section of the MMDB a [DB] was read from.
+// Languages and Description are shared: callers must not modify them.
+type Metadata struct {
+	DatabaseType             string
+	Description              map[string]string
+	Languages                []string
+	IPVersion                uint
+	RecordSize               uint
+	NodeCount                uint
+	BuildEpoch               time.Time
+	BinaryFormatMajorVersion uint
+	BinaryFormatMinorVersion uint
+}
+
+// Open reads the MMDB file at path and builds a [DB] from it. The file is
+// read once; it may be replaced or removed afterwards.
+func Open(path string) (*DB, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	db, err := OpenBytes(b)
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	return db, nil
+}
+
+// OpenBytes builds a [DB] from the bytes of an MMDB file. It decodes
+// every distinct data record once and does not retain b.
+//
+// OpenBytes checks what it reads (the search tree's shape and bounds and
+// the types of the keys it decodes) but, to stay fast, does not run
+// maxminddb's full Reader.Verify of the file; [VerifyFile] does.
+func OpenBytes(b []byte) (*DB, error) {
+	r, err := maxminddb.OpenBytes(b, maxminddb.DisableStringCache())
+	if err != nil {
+		return nil, fmt.Errorf("read mmdb: %w", err)
+	}
+	db, err := build(r, b)
+	if err != nil {
+		return nil, fmt.Errorf("build lookup engine: %w", err)
+	}
+	return db, nil
+}
+
+// build walks the search tree of r (whose file bytes are buf) into a DB.
+func build(r *maxminddb.Reader, buf []byte) (*DB, error) {
+	md := r.Metadata
+	t, err := newTree(buf, md)
+	if err != nil {
+		return nil, err
+	}
+	db := &DB{meta: Metadata{
+		DatabaseType:             md.DatabaseType,
+		Description:              md.Description,
+		Languages:                md.Languages,
+		IPVersion:                md.IPVersion,
+		RecordSize:               md.RecordSize,
+		NodeCount:                md.NodeCount,
+		BuildEpoch:               time.Unix(int64(md.BuildEpoch), 0).UTC(),
+		BinaryFormatMajorVersion: md.BinaryFormatMajorVersion,
+		BinaryFormatMinorVersion: md.BinaryFormatMinorVersion,
+	}}
+	rt := newRecordTable(r)
+	budget := walkBudget(t.nodeCount)
+	b4 := newRangeBuilder(32)
+	var r6 rangeList
+	switch md.IPVersion {
+	case 4:
+		db.v4Only = true
+		if err := t.walk(0, 0, u128{}, 32, t.nodeCount, rt, &budget, b4.add); err != nil {
+			return nil, err
+		}
+		r6 = newRangeBuilder(128).finish()
+	case 6:
+		// Find the IPv4 subtree at ::/96 as Reader.Lookup does: follow
+		// zero bits until a data or empty record ends the path.
+		node, depth := uint32(0), 0
+		for ; depth < 96 && node < t.nodeCount; depth++ {
+			node, _ = t.children(node)
+		}
+		alias := t.nodeCount // no alias unless the subtree exists
+		switch {
+		case node < t.nodeCount:
+			alias = node
+			if err := t.walk(node, 0, u128{}, 32, t.nodeCount, rt, &budget, b4.add); err != nil {
+				return nil, err
+			}
+		case node > t.nodeCount:
+			off, err := t.dataOffset(node)
+			if err != nil {
+				return nil, err
+			}
+			ri, err := rt.index(off)
+			if err != nil {
+				return nil, err
+			}
+			b4.add(leaf{u128{}, 0, ri})
+			db.v4Whole, db.hasV4Whole = netip.PrefixFrom(netip.IPv6Unspecified(), depth), true
+		}
+		b6 := newRangeBuilder(128)
+		if err := t.walk(0, 0, u128{}, 128, alias, rt, &budget, b6.add); err != nil {
+			return nil, err
+		}
+		r6 = b6.finish()
+	default:
+		return nil, fmt.Errorf("unsupported ip_version %d", md.IPVersion)
+	}
+	db.records = rt.records
+	db.srcSets = rt.srcSets
+	db.v4.init(b4.finish())
+	db.v6.init(r6)
+	return db, nil
+}
+
+// Lookup returns the record of the network containing addr and reports
+// whether there is one. An IPv4-mapped IPv6 address is looked up as IPv4.
+// An address with a zone (fe80::1%eth0) never matches: zones name links,
+// not networks, and the database has no data for them. In an IPv4-only
+// database (ip_version 4) IPv6 addresses never match.
+//
+// Lookup does not allocate, lock or decode.
+func (db *DB) Lookup(addr netip.Addr) (Record, bool) {
+	if addr.Is4() {
+		return db.lookup4(addr)
+	}
+	if addr.Is4In6() {
+		return db.lookup4(addr.Unmap())
+	}
+	if !addr.Is6() || addr.Zone() != "" {
+		return Record{}, false
+	}
+	return db.lookup6(addr)
+}
+
+func (db *DB) lookup4(addr netip.Addr) (Record, bool) {
+	b := addr.As4()
+	a := uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3])
+	i, start, end := db.v4.find(a)
+	v := db.v4.vals[i]
+	if v == 0 {
+		return Record{}, false
+	}
+	rec := db.records[v]
+	if db.hasV4Whole {
+		rec.Network = db.v4Whole
+		return rec, true
+	}
+	k := netBits32(a, start, end)
+	rec.Network = netip.PrefixFrom(netip.AddrFrom4([4]byte(u32bytes(a&^(1<<k-1)))), 32-int(k))
+	return rec, true
+}
+
+func u32bytes(a uint32) []byte {
+	return []byte{byte(a >> 24), byte(a >> 16), byte(a >> 8), byte(a)}
+}
+
+// netBits32 returns the number of host bits of the largest aligned block
+// that contains a and lies within [start, end]: the MMDB network of a,
+// given that ranges are built from maximal blocks (see rangeBuilder).
+func netBits32(a, start, end uint32) uint {
+	kl := max(bits.Len32(a^start)-1, bits.TrailingZeros32(start))
+	kr := max(bits.Len32(a^end)-1, bits.TrailingZeros32(^end))
+	return uint(min(kl, kr))
+}
+
+func (db *DB) lookup6(addr netip.Addr) (Record, bool) {
+	if db.v4Only {
+		return Record{}, false
+	}
+	b := addr.As16()
+	a := u128{beUint64(b[:8]), beUint64(b[8:])}
+	i, start, end := db.v6.find(a)
+	v := db.v6.vals[i]
+	switch {
+	case v == 0:
+		return Record{}, false
+	case v&valueAlias != 0:
+		return db.lookupAlias(a, int(v&^valueAlias))
+	}
+	rec := db.records[v]
+	k := netBits128(a, start, end)
+	rec.Network = netip.PrefixFrom(addr, 128-k).Masked()
+	return rec, true
+}
+
+// lookupAlias answers an IPv6 address inside an alias of the IPv4
+// subtree that starts at prefix length depth (::/96, 2002::/16, …): its
+// next 32 bits are looked up as IPv4, and the network is returned in the
+// IPv6 form that Reader.Lookup gives.
+func (db *DB) lookupAlias(a u128, depth int) (Record, bool) {
+	var v4 uint32
+	switch sh := 128 - 32 - depth; {
+	case sh >= 64:
+		v4 = uint32(a.hi >> (sh - 64))
+	case sh > 32:
+		v4 = uint32(a.hi<<(64-sh) | a.lo>>sh)
+	default:
+		v4 = uint32(a.lo >> sh)
+	}
+	rec, ok := db.lookup4(netip.AddrFrom4([4]byte(u32bytes(v4))))
+	if !ok {
+		return Record{}, false
+	}
+	var b [16]byte
+	putUint64(b[:8], a.hi)
+	putUint64(b[8:], a.lo)
+	rec.Network = netip.PrefixFrom(netip.AddrFrom16(b), depth+rec.Network.Bits()).Masked()
+	return rec, true
+}
+
+// netBits128 is netBits32 for IPv6.
+func netBits128(a, start, end u128) int {
+	kl := max(len128(a.xor(start))-1, tz128(start))
+	kr := max(len128(a.xor(end))-1, tz128(end.not()))
+	return min(kl, kr)
+}
+
+func len128(x u128) int {
+	if x.hi != 0 {
+		return 64 + bits.Len64(x.hi)
+	}
+	return bits.Len64(x.lo)
+}
+
+func tz128(x u128) int {
+	if x.lo != 0 {
+		return bits.TrailingZeros64(x.lo)
+	}
+	return 64 + bits.TrailingZeros64(x.hi)
+}
+
+func beUint64(b []byte) uint64 {
+	_ = b[7]
+	return uint64(b[0])<<56 | uint64(b[1])<<48 | uint64(b[2])<<40 | uint64(b[3])<<32 |
+		uint64(b[4])<<24 | uint64(b[5])<<16 | uint64(b[6])<<8 | uint64(b[7])
+}
+
+func putUint64(b []byte, v uint64) {
+	_ = b[7]
+	for i := range 8 {
+		b[i] = byte(v >> (56 - 8*i))
+	}
+}
+
+// All returns an iterator over every network of the database that has
+// data, in address order: IPv4 networks first (as IPv4 prefixes), then
+// IPv6 networks. Each network is yielded exactly as the MMDB search tree
+// stores it, never merged with its neighbours, so All yields what
+// maxminddb-golang's Reader.Networks yields except that the IPv4
+// aliases in an IPv6 database (::ffff:0:0/96, 2002::/16, …) are not
+// repeated: an alias is covered by the IPv4 networks. The Network field
+// of each Record is set to the yielded prefix.
+func (db *DB) All() iter.Seq2[netip.Prefix, Record] {
+	return func(yield func(netip.Prefix, Record) bool) {
+		if !db.hasV4Whole {
+			for i, s := range db.v4.starts {
+				v := db.v4.vals[i]
+				if v == 0 {
+					continue
+				}
+				end := db.v4.end(i)
+				if !eachBlock(u128{0, uint64(s)}, u128{0, uint64(end)}, 32, func(p u128, n int) bool {
+					pfx := netip.PrefixFrom(netip.AddrFrom4([4]byte(u32bytes(uint32(p.lo)))), n)
+					rec := db.records[v]
+					rec.Network = pfx
+					return yield(pfx, rec)
+				}) {
+					return
+				}
+			}
+		}
+		for i, s := range db.v6.starts {
+			v := db.v6.vals[i]
+			if v == 0 || v&valueAlias != 0 {
+				continue
+			}
+			if !eachBlock(s, db.v6.end(i), 128, func(p u128, n int) bool {
+				var b [16]byte
+				putUint64(b[:8], p.hi)
+				putUint64(b[8:], p.lo)
+				pfx := netip.PrefixFrom(netip.AddrFrom16(b), n)
+				rec := db.records[v]
+				rec.Network = pfx
+				return yield(pfx, rec)
+			}) {
+				return
+			}
+		}
+	}
+}
+
+// eachBlock calls f with the maximal aligned blocks that make up
+// [start, end] (the canonical decomposition), in order.
+func eachBlock(start, end u128, width int, f func(start u128, bits int) bool) bool {
+	for {
+		// Largest k such that start is aligned to 2^k and start+2^k-1 ≤ end.
+		k := min(tz128(start), width)
+		for k > 0 && end.less(start.or(lowMask(k))) {
+			k--
+		}
+		if !f(start, width-k) {
+			return false
+		}
+		last := start.or(lowMask(k))
+		if last == end {
+			return true
+		}
+		start = last.addOne()
+	}
+}
+
+// SourceNames returns the sorted feed names of s. The slice is shared:
+// callers must not modify it. It returns nil for 0 and for an s that does
+// not belong to db.
+func (db *DB) SourceNames(s SourceSet) []string {
+	if int(s) >= len(db.srcSets) {
+		return nil
+	}
+	return db.srcSets[s]
+}
+
+// Metadata returns the metadata of the MMDB the DB was built from.
+func (db *DB) Metadata() Metadata { return db.meta }
+
+// Manifest returns the ipintel build manifest stored in the metadata
+// description under [schema.ManifestDescriptionKey], and reports whether
+// there is a valid one. Each call parses it afresh, so the result is the
+// caller's to modify.
+func (db *DB) Manifest() (schema.Manifest, bool) {
+	s, ok := db.meta.Description[schema.ManifestDescriptionKey]
+	if !ok {
+		return schema.Manifest{}, false
+	}
+	var m schema.Manifest
+	if err := json.Unmarshal([]byte(s), &m); err != nil {
+		return schema.Manifest{}, false
+	}
+	return m, true
+}
+
+// Len returns the number of ranges in the engine: runs of adjacent MMDB
+// networks with the same record, plus the gaps between them.
+func (db *DB) Len() int { return len(db.v4.starts) + len(db.v6.starts) }
+
+// Bytes returns the approximate memory held by the engine's arrays, in bytes.
+func (db *DB) Bytes() int {
+	n := db.v4.bytes() + db.v6.bytes()
+	n += len(db.records) * int(recordSize)
+	for _, s := range db.srcSets {
+		n += 24 + 16*len(s)
+	}
+	return n
+}

@@ -1,0 +1,196 @@
+package lookup
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"slices"
+	"strings"
+
+	"github.com/ipintel/ipintel/internal/schema"
+	"github.com/oschwald/maxminddb-golang/v2"
+)
+
+// Category is a bit set of the categories a network belongs to; it is
+// [schema.Category], re-exported so callers need not import the schema.
+// The zero value is the empty set.
+type Category = schema.Category
+
+// The categories, as defined by the schema.
+const (
+	CategoryTorExit          = schema.CategoryTorExit
+	CategoryVPN              = schema.CategoryVPN
+	CategoryPublicProxy      = schema.CategoryPublicProxy
+	CategoryResidentialProxy = schema.CategoryResidentialProxy
+	CategoryHosting          = schema.CategoryHosting
+	CategoryAbuse            = schema.CategoryAbuse
+	CategoryCrawler          = schema.CategoryCrawler
+	CategoryAllow            = schema.CategoryAllow
+
+	// CategoryRisk holds the categories an allowlist clears.
+	CategoryRisk = schema.CategoryRisk
+	// CategoryAnonymous holds the categories that set is_anonymous.
+	CategoryAnonymous = schema.CategoryAnonymous
+)
+
+// SourceSet identifies a sorted list of feed names in a [DB]'s interned
+// table of source lists; [DB.SourceNames] returns the names. The zero
+// value means no sources. A SourceSet is only meaningful for the DB that
+// returned it.
+type SourceSet uint32
+
+// Record is what [DB.Lookup] returns for an address: the matched network
+// and the decoded fields of its MMDB record. It is small, comparable and
+// returned by value; Org points into the DB's interned strings.
+//
+// The zero value is the record of an address that is not in the database.
+type Record struct {
+	// Network is the matched MMDB network, exactly as the database's search
+	// tree stores it (what maxminddb-golang's Result.Prefix returns).
+	Network netip.Prefix
+	// Categories holds a bit per is_* flag of the record.
+	Categories Category
+	// Sources names the feeds that contributed to the record; see [DB.SourceNames].
+	Sources SourceSet
+	// ASN is autonomous_system_number, 0 when absent.
+	ASN uint32
+	// Org is autonomous_system_organization, "" when absent.
+	Org string
+	// Score is risk_score (0-100); values above 100 read as 100.
+	Score uint8
+}
+
+// mmdbRecord is the decoding target for one MMDB data record. The tags
+// must match the keys in internal/schema; TestRecordTagsMatchSchema checks.
+// Keys it does not name are skipped by the decoder; missing ones stay zero.
+type mmdbRecord struct {
+	IsAnonymousVPN     bool     `maxminddb:"is_anonymous_vpn"`
+	IsHostingProvider  bool     `maxminddb:"is_hosting_provider"`
+	IsPublicProxy      bool     `maxminddb:"is_public_proxy"`
+	IsResidentialProxy bool     `maxminddb:"is_residential_proxy"`
+	IsTorExitNode      bool     `maxminddb:"is_tor_exit_node"`
+	IsAbuse            bool     `maxminddb:"is_abuse"`
+	IsCrawler          bool     `maxminddb:"is_crawler"`
+	IsAllowlisted      bool     `maxminddb:"is_allowlisted"`
+	ASN                uint32   `maxminddb:"autonomous_system_number"`
+	Org                string   `maxminddb:"autonomous_system_organization"`
+	RiskScore          uint16   `maxminddb:"risk_score"`
+	Sources            []string `maxminddb:"sources"`
+}
+
+func (m *mmdbRecord) categories() Category {
+	var c Category
+	set := func(b bool, cat Category) {
+		if b {
+			c |= cat
+		}
+	}
+	set(m.IsTorExitNode, CategoryTorExit)
+	set(m.IsAnonymousVPN, CategoryVPN)
+	set(m.IsPublicProxy, CategoryPublicProxy)
+	set(m.IsResidentialProxy, CategoryResidentialProxy)
+	set(m.IsHostingProvider, CategoryHosting)
+	set(m.IsAbuse, CategoryAbuse)
+	set(m.IsCrawler, CategoryCrawler)
+	set(m.IsAllowlisted, CategoryAllow)
+	return c
+}
+
+// recordTable decodes each distinct MMDB data record once and interns the
+// results: records[0] is the "not found" record, strings and source lists
+// are shared between records.
+type recordTable struct {
+	reader   *maxminddb.Reader
+	byOffset map[uintptr]uint32
+	byValue  map[Record]uint32
+	records  []Record
+	strs     map[string]string
+	srcIDs   map[string]SourceSet // key: names joined by "\x00"
+	srcSets  [][]string           // srcSets[0] is nil
+}
+
+func newRecordTable(r *maxminddb.Reader) *recordTable {
+	return &recordTable{
+		reader:   r,
+		byOffset: make(map[uintptr]uint32),
+		byValue:  make(map[Record]uint32),
+		records:  []Record{{}},
+		strs:     make(map[string]string),
+		srcIDs:   make(map[string]SourceSet),
+		srcSets:  [][]string{nil},
+	}
+}
+
+// maxRecords bounds the distinct records of a DB: a record index must fit
+// in the low bits of a range value (see valueAlias).
+const maxRecords = 1 << 30
+
+// index returns the record index of the data record at offset, decoding
+// it on first sight.
+func (t *recordTable) index(offset uintptr) (uint32, error) {
+	if i, ok := t.byOffset[offset]; ok {
+		return i, nil
+	}
+	var m mmdbRecord
+	if err := t.reader.LookupOffset(offset).Decode(&m); err != nil {
+		// A record that is not a map (some test databases hold bare
+		// strings) carries none of our keys: read it as empty.
+		var v any
+		if _, isType := errors.AsType[maxminddb.UnmarshalTypeError](err); !isType ||
+			t.reader.LookupOffset(offset).Decode(&v) != nil {
+			return 0, fmt.Errorf("decode record at data offset %d: %w", offset, err)
+		}
+		if _, isMap := v.(map[string]any); isMap {
+			return 0, fmt.Errorf("decode record at data offset %d: %w", offset, err)
+		}
+		m = mmdbRecord{}
+	}
+	rec := Record{
+		Categories: m.categories(),
+		ASN:        m.ASN,
+		Org:        t.intern(m.Org),
+		Score:      uint8(min(m.RiskScore, 100)),
+		Sources:    t.sourceSet(m.Sources),
+	}
+	i, ok := t.byValue[rec]
+	if !ok {
+		if len(t.records) >= maxRecords {
+			return 0, errors.New("too many distinct records")
+		}
+		i = uint32(len(t.records))
+		t.records = append(t.records, rec)
+		t.byValue[rec] = i
+	}
+	t.byOffset[offset] = i
+	return i, nil
+}
+
+func (t *recordTable) intern(s string) string {
+	if s == "" {
+		return ""
+	}
+	if v, ok := t.strs[s]; ok {
+		return v
+	}
+	t.strs[s] = s
+	return s
+}
+
+func (t *recordTable) sourceSet(names []string) SourceSet {
+	if len(names) == 0 {
+		return 0
+	}
+	names = slices.Clone(names)
+	slices.Sort(names)
+	key := strings.Join(names, "\x00")
+	if id, ok := t.srcIDs[key]; ok {
+		return id
+	}
+	for i, n := range names {
+		names[i] = t.intern(n)
+	}
+	id := SourceSet(len(t.srcSets))
+	t.srcSets = append(t.srcSets, names)
+	t.srcIDs[key] = id
+	return id
+}

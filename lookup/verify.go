@@ -1,0 +1,188 @@
+package lookup
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"slices"
+
+	"github.com/ipintel/ipintel/internal/schema"
+	"github.com/oschwald/maxminddb-golang/v2"
+)
+
+// Verify checks the engine's invariants: each family's ranges partition
+// its address space in order, every value names a record or a valid
+// alias, records are in range, and the index finds every range at its
+// first and last address. A DB returned by [Open] always passes; Verify
+// exists for tests and for `ipintel verify`.
+func (db *DB) Verify() error {
+	if len(db.records) == 0 || db.records[0] != (Record{}) {
+		return errors.New("verify: record 0 is not the empty record")
+	}
+	for i, r := range db.records[1:] {
+		if r.Score > 100 {
+			return fmt.Errorf("verify: record %d: score %d above 100", i+1, r.Score)
+		}
+		if int(r.Sources) >= len(db.srcSets) {
+			return fmt.Errorf("verify: record %d: source set %d out of range", i+1, r.Sources)
+		}
+		if r.Network.IsValid() {
+			return fmt.Errorf("verify: record %d carries a network", i+1)
+		}
+	}
+	for i, s := range db.srcSets {
+		if (i == 0) != (len(s) == 0) || !slices.IsSorted(s) {
+			return fmt.Errorf("verify: source set %d is empty or unsorted", i)
+		}
+	}
+	nrec := uint32(len(db.records))
+	f4 := &db.v4
+	if len(f4.starts) == 0 || f4.starts[0] != 0 || len(f4.vals) != len(f4.starts) {
+		return errors.New("verify: IPv4 ranges do not start at 0.0.0.0")
+	}
+	for i, s := range f4.starts {
+		if i > 0 && s <= f4.starts[i-1] {
+			return fmt.Errorf("verify: IPv4 range %d out of order", i)
+		}
+		if f4.vals[i] >= nrec {
+			return fmt.Errorf("verify: IPv4 range %d: record %d out of range", i, f4.vals[i])
+		}
+		for _, a := range [2]uint32{s, f4.end(i)} {
+			if j, _, _ := f4.find(a); j != i {
+				return fmt.Errorf("verify: IPv4 index finds range %d for %d, want %d", j, a, i)
+			}
+		}
+	}
+	f6 := &db.v6
+	if len(f6.starts) == 0 || f6.starts[0] != (u128{}) || len(f6.vals) != len(f6.starts) {
+		return errors.New("verify: IPv6 ranges do not start at ::")
+	}
+	for i, s := range f6.starts {
+		if i > 0 && !f6.starts[i-1].less(s) {
+			return fmt.Errorf("verify: IPv6 range %d out of order", i)
+		}
+		v := f6.vals[i]
+		switch {
+		case v&valueAlias != 0:
+			d := v &^ valueAlias
+			if d > 96 || s.and(lowMask(128-int(d))) != (u128{}) || f6.end(i) != s.or(lowMask(128-int(d))) {
+				return fmt.Errorf("verify: IPv6 range %d: bad IPv4 alias", i)
+			}
+		case v >= nrec:
+			return fmt.Errorf("verify: IPv6 range %d: record %d out of range", i, v)
+		}
+		for _, a := range [2]u128{s, f6.end(i)} {
+			if j, _, _ := f6.find(a); j != i {
+				return fmt.Errorf("verify: IPv6 index finds range %d for %x, want %d", j, a, i)
+			}
+		}
+	}
+	return nil
+}
+
+// VerifyFile checks the MMDB file at path thoroughly: maxminddb-golang's
+// Reader.Verify (metadata, search tree, data section), the types of the
+// ipintel keys in every record, and that the lookup engine builds from
+// it and passes [DB.Verify].
+func VerifyFile(path string) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("verify %s: %w", path, err)
+	}
+	r, err := maxminddb.OpenBytes(b)
+	if err != nil {
+		return fmt.Errorf("verify %s: %w", path, err)
+	}
+	if err := r.Verify(); err != nil {
+		return fmt.Errorf("verify %s: %w", path, err)
+	}
+	seen := make(map[uintptr]bool)
+	for res := range r.Networks() {
+		if err := res.Err(); err != nil {
+			return fmt.Errorf("verify %s: %w", path, err)
+		}
+		if seen[res.Offset()] {
+			continue
+		}
+		seen[res.Offset()] = true
+		var m map[string]any
+		if err := res.Decode(&m); err != nil {
+			continue // not a map: no ipintel keys
+		}
+		if err := checkSchema(m); err != nil {
+			return fmt.Errorf("verify %s: network %s: %w", path, res.Prefix(), err)
+		}
+	}
+	db, err := build(r, b)
+	if err != nil {
+		return fmt.Errorf("verify %s: %w", path, err)
+	}
+	if err := db.Verify(); err != nil {
+		return fmt.Errorf("verify %s: %w", path, err)
+	}
+	return nil
+}
+
+// checkSchema checks the types of the ipintel keys of one record.
+func checkSchema(m map[string]any) error {
+	for _, c := range schema.Categories() {
+		if v, ok := m[c.Key()]; ok {
+			if _, isBool := v.(bool); !isBool {
+				return fmt.Errorf("%s: %T, want bool", c.Key(), v)
+			}
+		}
+	}
+	if v, ok := m[schema.KeyIsAnonymous]; ok {
+		if _, isBool := v.(bool); !isBool {
+			return fmt.Errorf("%s: %T, want bool", schema.KeyIsAnonymous, v)
+		}
+	}
+	if v, ok := m[schema.KeyASN]; ok {
+		if n, ok := unsigned(v); !ok || n > math.MaxUint32 {
+			return fmt.Errorf("%s: %v (%T), want uint32", schema.KeyASN, v, v)
+		}
+	}
+	if v, ok := m[schema.KeyASOrg]; ok {
+		if _, isStr := v.(string); !isStr {
+			return fmt.Errorf("%s: %T, want string", schema.KeyASOrg, v)
+		}
+	}
+	if v, ok := m[schema.KeyRiskScore]; ok {
+		if n, ok := unsigned(v); !ok || n > 100 {
+			return fmt.Errorf("%s: %v (%T), want 0-100", schema.KeyRiskScore, v, v)
+		}
+	}
+	if v, ok := m[schema.KeySources]; ok {
+		a, isArr := v.([]any)
+		if !isArr {
+			return fmt.Errorf("%s: %T, want array of strings", schema.KeySources, v)
+		}
+		for _, e := range a {
+			if _, isStr := e.(string); !isStr {
+				return fmt.Errorf("%s: element %T, want string", schema.KeySources, e)
+			}
+		}
+	}
+	return nil
+}
+
+func unsigned(v any) (uint64, bool) {
+	switch n := v.(type) {
+	case uint64:
+		return n, true
+	case uint32:
+		return uint64(n), true
+	case uint16:
+		return uint64(n), true
+	case uint:
+		return uint64(n), true
+	case int:
+		return uint64(n), n >= 0
+	case int64:
+		return uint64(n), n >= 0
+	case int32:
+		return uint64(n), n >= 0
+	}
+	return 0, false
+}
