@@ -1,0 +1,267 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"net/netip"
+	"slices"
+
+	"github.com/oschwald/maxminddb-golang/v2"
+
+	"github.com/ipintel/ipintel/internal/schema"
+	"github.com/ipintel/ipintel/lookup"
+)
+
+func init() {
+	register(&command{
+		Name:      "verify",
+		UsageLine: "ipintel verify -db file",
+		Short:     "check a database's structure and schema",
+		Long: `
+Verify checks a database file in full: the MMDB structure (search tree,
+data section, metadata), that ipintel's engine loads it, and the record
+schema of DESIGN.md §2 for every network: the types of the known keys,
+booleans written only when true, risk_score within 0-100, sources sorted
+and unique. For databases built by ipintel (with a build manifest) it also
+checks is_anonymous against the flags it summarises, that allowlisted
+records carry no risk flag and a zero score, that every source is a feed of
+the manifest, and the manifest's schema version and build epoch.
+
+It prints a one-line summary and exits 0, or lists the problems on
+standard error and exits 1.`,
+		Flags: func(fs *flag.FlagSet) func(context.Context, *env, []string) int {
+			db := fs.String("db", "", "database `file` (required)")
+			return func(ctx context.Context, e *env, args []string) int {
+				if *db == "" {
+					return report(e, "verify", usageError("-db is required"))
+				}
+				if len(args) > 0 {
+					return report(e, "verify", usageError("unexpected arguments %q", args))
+				}
+				return runVerify(ctx, e, *db)
+			}
+		},
+	})
+}
+
+// maxProblems is how many schema problems verify lists before summarising.
+const maxProblems = 20
+
+func runVerify(ctx context.Context, e *env, path string) int {
+	if err := lookup.VerifyFile(path); err != nil {
+		return report(e, "verify", err)
+	}
+	db, err := lookup.Open(path)
+	if err != nil {
+		return report(e, "verify", err)
+	}
+	problems, networks, records, err := checkSchema(ctx, path, db)
+	if err != nil {
+		return report(e, "verify", err)
+	}
+	if len(problems) > 0 {
+		for i, p := range problems {
+			if i == maxProblems {
+				fmt.Fprintf(e.stderr, "ipintel verify: %s: … and %d more problems\n", path, len(problems)-maxProblems)
+				break
+			}
+			fmt.Fprintf(e.stderr, "ipintel verify: %s: %s\n", path, p)
+		}
+		fmt.Fprintf(e.stderr, "ipintel verify: %s: %d schema problems\n", path, len(problems))
+		return exitRuntime
+	}
+	kind := "no ipintel manifest"
+	if m, ok := db.Manifest(); ok {
+		kind = fmt.Sprintf("ipintel schema v%d, %d feeds", m.SchemaVersion, len(m.Feeds))
+	}
+	fmt.Fprintf(e.stdout, "%s: ok: %d networks, %d distinct records, %s\n", path, networks, records, kind)
+	return exitOK
+}
+
+// boolKeys are the MMDB keys that hold booleans.
+var boolKeys = []string{
+	schema.KeyIsAnonymous, schema.KeyIsAnonymousVPN, schema.KeyIsHostingProvider,
+	schema.KeyIsPublicProxy, schema.KeyIsResidentialProxy, schema.KeyIsTorExitNode,
+	schema.KeyIsAbuse, schema.KeyIsCrawler, schema.KeyIsAllowlisted,
+}
+
+// checkSchema decodes every distinct record of the file with
+// maxminddb-golang (independently of ipintel's engine) and returns the
+// schema problems found, the number of networks and of distinct records.
+func checkSchema(ctx context.Context, path string, db *lookup.DB) (problems []string, networks, records int, err error) {
+	r, err := maxminddb.Open(path)
+	if err != nil {
+		return nil, 0, 0, fmt.Errorf("open %s: %w", path, err)
+	}
+	defer r.Close()
+	manifest, strict := db.Manifest()
+	feeds := map[string]bool{}
+	if strict {
+		if manifest.SchemaVersion != schema.SchemaVersion {
+			problems = append(problems, fmt.Sprintf("manifest: schema_version %d, want %d", manifest.SchemaVersion, schema.SchemaVersion))
+		}
+		if got := uint64(r.Metadata.BuildEpoch); manifest.BuildEpoch != int64(got) {
+			problems = append(problems, fmt.Sprintf("manifest: build_epoch %d, metadata says %d", manifest.BuildEpoch, got))
+		}
+		for _, f := range manifest.Feeds {
+			if feeds[f.Name] {
+				problems = append(problems, fmt.Sprintf("manifest: duplicate feed %q", f.Name))
+			}
+			feeds[f.Name] = true
+			if _, ok := schema.KindCategory(f.Kind); !ok {
+				problems = append(problems, fmt.Sprintf("manifest: feed %q: unknown kind %q", f.Name, f.Kind))
+			}
+		}
+	}
+	seen := map[uintptr][]string{} // offset → problems of that record
+	for res := range r.Networks() {
+		if err := ctx.Err(); err != nil {
+			return nil, 0, 0, err
+		}
+		if err := res.Err(); err != nil {
+			return nil, 0, 0, fmt.Errorf("walk %s: %w", path, err)
+		}
+		networks++
+		off := res.Offset()
+		ps, ok := seen[off]
+		if !ok {
+			var m map[string]any
+			if err := res.Decode(&m); err != nil {
+				ps = []string{fmt.Sprintf("decode: %v", err)}
+			} else {
+				ps = checkRecord(m, strict, feeds)
+			}
+			seen[off] = ps
+		}
+		for _, p := range ps {
+			problems = append(problems, fmt.Sprintf("network %s: %s", res.Prefix(), p))
+		}
+	}
+	return problems, networks, len(seen), nil
+}
+
+// checkRecord returns the schema problems of one decoded record.
+func checkRecord(m map[string]any, strict bool, feeds map[string]bool) []string {
+	var ps []string
+	flags := map[string]bool{}
+	for _, k := range boolKeys {
+		v, ok := m[k]
+		if !ok {
+			continue
+		}
+		b, isBool := v.(bool)
+		switch {
+		case !isBool:
+			ps = append(ps, fmt.Sprintf("%s: %T, want bool", k, v))
+		case !b:
+			ps = append(ps, fmt.Sprintf("%s: false is written; booleans are stored only when true", k))
+		default:
+			flags[k] = true
+		}
+	}
+	score, hasScore := uint64(0), false
+	if v, ok := m[schema.KeyRiskScore]; ok {
+		n, isUint := asUint(v)
+		switch {
+		case !isUint:
+			ps = append(ps, fmt.Sprintf("%s: %T, want an unsigned integer", schema.KeyRiskScore, v))
+		case n > 100:
+			ps = append(ps, fmt.Sprintf("%s: %d, want 0-100", schema.KeyRiskScore, n))
+		default:
+			score, hasScore = n, true
+		}
+	}
+	if v, ok := m[schema.KeyASN]; ok {
+		if n, isUint := asUint(v); !isUint || n > 1<<32-1 {
+			ps = append(ps, fmt.Sprintf("%s: %v (%T), want uint32", schema.KeyASN, v, v))
+		}
+	}
+	if v, ok := m[schema.KeyASOrg]; ok {
+		if _, isStr := v.(string); !isStr {
+			ps = append(ps, fmt.Sprintf("%s: %T, want string", schema.KeyASOrg, v))
+		}
+	}
+	var sources []string
+	if v, ok := m[schema.KeySources]; ok {
+		arr, isArr := v.([]any)
+		if !isArr {
+			ps = append(ps, fmt.Sprintf("%s: %T, want array of strings", schema.KeySources, v))
+		}
+		for _, x := range arr {
+			s, isStr := x.(string)
+			if !isStr {
+				ps = append(ps, fmt.Sprintf("%s: element %T, want string", schema.KeySources, x))
+				continue
+			}
+			sources = append(sources, s)
+		}
+		if !slices.IsSorted(sources) || len(slices.Compact(slices.Clone(sources))) != len(sources) {
+			ps = append(ps, fmt.Sprintf("%s: %q not sorted and unique", schema.KeySources, sources))
+		}
+	}
+	if !strict {
+		return ps
+	}
+	anon := flags[schema.KeyIsAnonymousVPN] || flags[schema.KeyIsPublicProxy] || flags[schema.KeyIsResidentialProxy] ||
+		flags[schema.KeyIsTorExitNode] || flags[schema.KeyIsHostingProvider]
+	if anon != flags[schema.KeyIsAnonymous] {
+		ps = append(ps, fmt.Sprintf("%s is %t but the flags it summarises say %t", schema.KeyIsAnonymous, flags[schema.KeyIsAnonymous], anon))
+	}
+	if flags[schema.KeyIsAllowlisted] {
+		for _, k := range []string{schema.KeyIsAnonymous, schema.KeyIsAnonymousVPN, schema.KeyIsHostingProvider,
+			schema.KeyIsPublicProxy, schema.KeyIsResidentialProxy, schema.KeyIsTorExitNode, schema.KeyIsAbuse} {
+			if flags[k] {
+				ps = append(ps, fmt.Sprintf("allowlisted but %s is set", k))
+			}
+		}
+		if hasScore && score != 0 {
+			ps = append(ps, fmt.Sprintf("allowlisted but %s is %d", schema.KeyRiskScore, score))
+		}
+	}
+	for _, s := range sources {
+		if !feeds[s] {
+			ps = append(ps, fmt.Sprintf("source %q is not a feed of the manifest", s))
+		}
+	}
+	return ps
+}
+
+func asUint(v any) (uint64, bool) {
+	switch n := v.(type) {
+	case uint64:
+		return n, true
+	case uint32:
+		return uint64(n), true
+	case uint16:
+		return uint64(n), true
+	case uint:
+		return uint64(n), true
+	case int:
+		return uint64(n), n >= 0
+	case int32:
+		return uint64(n), n >= 0
+	case int64:
+		return uint64(n), n >= 0
+	default:
+		return 0, false
+	}
+}
+
+// prefixCount returns how many IPv4 addresses or IPv6 /64s pfx covers. An
+// IPv6 network longer than /64 counts as the one /64 it lies in. Counts
+// saturate at the largest uint64.
+func prefixCount(pfx netip.Prefix) (v4, v6 uint64) {
+	bits := pfx.Bits()
+	if pfx.Addr().Is4() {
+		return 1 << (32 - bits), 0
+	}
+	switch {
+	case bits > 64:
+		return 0, 1
+	case bits == 0:
+		return 0, 1<<64 - 1
+	default:
+		return 0, 1 << (64 - bits)
+	}
+}
