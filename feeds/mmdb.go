@@ -1,0 +1,159 @@
+package feeds
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"reflect"
+	"strings"
+
+	"github.com/oschwald/maxminddb-golang/v2"
+
+	"github.com/ipintel/ipintel/internal/schema"
+)
+
+// The mmdb format imports a MaxMind DB file written by someone else:
+// GeoLite2-ASN, GeoIP2-ISP, GeoIP2-Anonymous-IP, GeoIP-Anonymous-Plus,
+// GeoIP-Residential-Proxy, or a database ipintel built. One record is one
+// network of the search tree that has data; it yields one Entry with:
+//
+//	Prefix      the network; IPv4 networks of an IPv6 database come out once,
+//	            as IPv4 (the ::ffff:0:0/96, 2001::/32 and 2002::/16 aliases
+//	            of the IPv4 subtree are not walked)
+//	ASN, Org    autonomous_system_number, autonomous_system_organization
+//	            (GeoIP2-ISP: organization, then isp, when the latter is absent)
+//	Categories  is_tor_exit_node, is_anonymous_vpn, is_public_proxy,
+//	            is_residential_proxy, is_hosting_provider, is_abuse,
+//	            is_crawler, is_allowlisted; every network of a
+//	            GeoIP-Residential-Proxy database is a residential proxy
+//
+// Other keys are ignored. A network whose data is not a map (test databases
+// hold bare strings) carries none of these fields and is counted in
+// Stats.Skipped; a map whose known keys have other types is a bad record,
+// reported with its record number as the line. Line is the 1-based number of
+// the network in walk order.
+//
+// This is the one format that is not streamed: an MMDB is a search tree
+// with pointers into a data section and its metadata sits at the end, so it
+// needs random access to the whole file, which is read into memory. Each
+// distinct data record is decoded once (records are shared by many
+// networks). A corrupt file is an error, never a panic: the database must
+// open and pass maxminddb's Reader.Verify (the library's advice before
+// decoding an untrusted file; it also requires a non-empty description in
+// the metadata), and a search-tree error met during the walk ends the parse.
+
+func init() { register(FormatMMDB, parseMMDB) }
+
+var errMMDBRecord = errors.New("record field of the wrong type")
+
+// mmdbRecord is the part of a record ipintel understands.
+type mmdbRecord struct {
+	ASN                uint32 `maxminddb:"autonomous_system_number"`
+	ASOrg              string `maxminddb:"autonomous_system_organization"`
+	Organization       string `maxminddb:"organization"`
+	ISP                string `maxminddb:"isp"`
+	IsAnonymousVPN     bool   `maxminddb:"is_anonymous_vpn"`
+	IsHostingProvider  bool   `maxminddb:"is_hosting_provider"`
+	IsPublicProxy      bool   `maxminddb:"is_public_proxy"`
+	IsResidentialProxy bool   `maxminddb:"is_residential_proxy"`
+	IsTorExitNode      bool   `maxminddb:"is_tor_exit_node"`
+	IsAbuse            bool   `maxminddb:"is_abuse"`
+	IsCrawler          bool   `maxminddb:"is_crawler"`
+	IsAllowlisted      bool   `maxminddb:"is_allowlisted"`
+}
+
+// mmdbDecoded is what one data record turns into.
+type mmdbDecoded struct {
+	entry Entry // Prefix and Line unset
+	skip  bool  // the data is not a map
+	err   error
+}
+
+var mmdbRecordType = reflect.TypeFor[mmdbRecord]()
+
+func parseMMDB(r io.Reader, p *parser) error {
+	buf, err := io.ReadAll(r)
+	if err != nil {
+		return fmt.Errorf("read mmdb: %w", err)
+	}
+	db, err := maxminddb.OpenBytes(buf)
+	if err != nil {
+		return fmt.Errorf("open mmdb: %w", err)
+	}
+	if err := db.Verify(); err != nil {
+		return fmt.Errorf("verify mmdb: %w", err)
+	}
+	var implied schema.Category
+	if strings.Contains(db.Metadata.DatabaseType, "Residential-Proxy") {
+		implied = schema.CategoryResidentialProxy
+	}
+	cache := make(map[uintptr]mmdbDecoded)
+	n := 0
+	for res := range db.Networks() {
+		if err := res.Err(); err != nil {
+			return fmt.Errorf("walk mmdb at record %d: %w", n+1, err)
+		}
+		n++
+		pfx := ip2asnUnmap(res.Prefix())
+		if !pfx.IsValid() {
+			p.bad(n, nil, fmt.Errorf("invalid network %v", res.Prefix()))
+			continue
+		}
+		d, ok := cache[res.Offset()]
+		if !ok {
+			var rec mmdbRecord
+			err := res.Decode(&rec)
+			if te, ok := errors.AsType[maxminddb.UnmarshalTypeError](err); ok && te.Type == mmdbRecordType {
+				d.skip = true
+			} else if err != nil {
+				d.err = fmt.Errorf("%w: %w", errMMDBRecord, err)
+			} else {
+				d.entry = rec.entry()
+				d.entry.Categories |= implied
+			}
+			cache[res.Offset()] = d
+		}
+		switch {
+		case d.skip:
+			p.stats.Skipped++
+			continue
+		case d.err != nil:
+			p.bad(n, []byte(pfx.String()), d.err)
+			continue
+		}
+		e := d.entry
+		e.Prefix, e.Line = pfx, n
+		p.stats.Records++
+		p.emit(e)
+	}
+	return nil
+}
+
+// entry maps a decoded record onto an Entry.
+func (rec *mmdbRecord) entry() Entry {
+	e := Entry{ASN: rec.ASN, Org: rec.ASOrg}
+	if e.Org == "" {
+		e.Org = rec.Organization
+	}
+	if e.Org == "" {
+		e.Org = rec.ISP
+	}
+	for _, f := range [...]struct {
+		set bool
+		cat schema.Category
+	}{
+		{rec.IsTorExitNode, schema.CategoryTorExit},
+		{rec.IsAnonymousVPN, schema.CategoryVPN},
+		{rec.IsPublicProxy, schema.CategoryPublicProxy},
+		{rec.IsResidentialProxy, schema.CategoryResidentialProxy},
+		{rec.IsHostingProvider, schema.CategoryHosting},
+		{rec.IsAbuse, schema.CategoryAbuse},
+		{rec.IsCrawler, schema.CategoryCrawler},
+		{rec.IsAllowlisted, schema.CategoryAllow},
+	} {
+		if f.set {
+			e.Categories |= f.cat
+		}
+	}
+	return e
+}

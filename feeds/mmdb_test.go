@@ -1,0 +1,275 @@
+package feeds
+
+import (
+	"bytes"
+	"compress/gzip"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+
+	"github.com/maxmind/mmdbwriter"
+	"github.com/maxmind/mmdbwriter/mmdbtype"
+	"go4.org/netipx"
+
+	"github.com/ipintel/ipintel/internal/schema"
+)
+
+// tiNet is one network and its data for tiWriteMMDB.
+type tiNet struct {
+	pfx  string
+	data mmdbtype.DataType
+}
+
+// tiWriteMMDB builds an IPv6 MMDB with IPv4 aliasing on (as MaxMind's
+// own databases have it), so the aliases of the IPv4 subtree exist.
+func tiWriteMMDB(tb testing.TB, dbType string, nets []tiNet) []byte {
+	tb.Helper()
+	tree, err := mmdbwriter.New(mmdbwriter.Options{
+		DatabaseType:            dbType,
+		Description:             map[string]string{"en": "ipintel feeds test"},
+		IPVersion:               6,
+		RecordSize:              28,
+		IncludeReservedNetworks: true,
+		BuildEpoch:              1,
+	})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	for _, n := range nets {
+		if err := tree.Insert(netipx.PrefixIPNet(netip.MustParsePrefix(n.pfx)), n.data); err != nil {
+			tb.Fatalf("insert %s: %v", n.pfx, err)
+		}
+	}
+	var buf bytes.Buffer
+	if _, err := tree.WriteTo(&buf); err != nil {
+		tb.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+func TestParseMMDB(t *testing.T) {
+	t.Parallel()
+	asnDB := tiWriteMMDB(t, "GeoLite2-ASN", []tiNet{
+		{"::1.0.0.0/120", mmdbtype.Map{"autonomous_system_number": mmdbtype.Uint32(13335), "autonomous_system_organization": mmdbtype.String("CLOUDFLARENET")}},
+		{"::8.8.8.0/121", mmdbtype.Map{"autonomous_system_number": mmdbtype.Uint32(15169), "autonomous_system_organization": mmdbtype.String("GOOGLE")}},
+		{"2001:db8::/32", mmdbtype.Map{"autonomous_system_number": mmdbtype.Uint32(64496), "autonomous_system_organization": mmdbtype.String("DOC")}},
+	})
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	zw.Write(asnDB)
+	zw.Close()
+	asnWant := []string{`1 1.0.0.0/24 AS13335 "CLOUDFLARENET"`, `2 8.8.8.0/25 AS15169 "GOOGLE"`, `3 2001:db8::/32 AS64496 "DOC"`}
+
+	cases := []tiCase{
+		{
+			// Each IPv4 network comes out once, unmapped, though the
+			// writer aliased the IPv4 subtree at ::ffff:0:0/96, 2001::/32
+			// and 2002::/16.
+			name:    "GeoLite2-ASN shape, IPv4 once",
+			in:      string(asnDB),
+			want:    asnWant,
+			records: 3,
+		},
+		{name: "gzip-compressed", in: gz.String(), want: asnWant, records: 3},
+		{
+			name: "ISP organisation fallbacks",
+			in: string(tiWriteMMDB(t, "GeoIP2-ISP", []tiNet{
+				{"::1.0.0.0/120", mmdbtype.Map{"isp": mmdbtype.String("ISP only")}},
+				{"::1.0.1.0/120", mmdbtype.Map{"isp": mmdbtype.String("ISP"), "organization": mmdbtype.String("Org")}},
+				{"::1.0.2.0/120", mmdbtype.Map{"organization": mmdbtype.String("Org"), "autonomous_system_organization": mmdbtype.String("ASO"), "autonomous_system_number": mmdbtype.Uint32(1)}},
+			})),
+			want:    []string{`1 1.0.0.0/24 "ISP only"`, `2 1.0.1.0/24 "Org"`, `3 1.0.2.0/24 AS1 "ASO"`},
+			records: 3,
+		},
+		{
+			name: "anonymous-IP flags and ipintel's own keys",
+			in: string(tiWriteMMDB(t, "GeoIP2-Anonymous-IP", []tiNet{
+				{"::1.0.0.0/120", mmdbtype.Map{"is_anonymous": mmdbtype.Bool(true), "is_anonymous_vpn": mmdbtype.Bool(true), "is_hosting_provider": mmdbtype.Bool(true)}},
+				{"::1.0.1.0/120", mmdbtype.Map{"is_tor_exit_node": mmdbtype.Bool(true), "is_public_proxy": mmdbtype.Bool(true), "is_residential_proxy": mmdbtype.Bool(true)}},
+				{"::1.0.2.0/120", mmdbtype.Map{"is_abuse": mmdbtype.Bool(true), "is_crawler": mmdbtype.Bool(true), "is_allowlisted": mmdbtype.Bool(true), "risk_score": mmdbtype.Uint16(7), "sources": mmdbtype.Slice{mmdbtype.String("a")}}},
+				{"::1.0.3.0/120", mmdbtype.Map{"is_anonymous_vpn": mmdbtype.Bool(false), "provider_name": mmdbtype.String("x")}},
+			})),
+			want: []string{
+				"1 1.0.0.0/24 [vpn,hosting]",
+				"2 1.0.1.0/24 [tor_exit,public_proxy,residential_proxy]",
+				"3 1.0.2.0/24 [abuse,crawler,allow]",
+				"4 1.0.3.0/24",
+			},
+			records: 4,
+		},
+		{
+			name: "residential-proxy database implies the category",
+			in: string(tiWriteMMDB(t, "GeoIP-Residential-Proxy", []tiNet{
+				{"::1.2.0.4/128", mmdbtype.Map{"provider_name": mmdbtype.String("quickshift")}},
+			})),
+			want:    []string{"1 1.2.0.4/32 [residential_proxy]"},
+			records: 1,
+		},
+		{
+			name: "non-map data is skipped, wrong field types are bad records",
+			in: string(tiWriteMMDB(t, "Test", []tiNet{
+				{"::1.0.0.0/120", mmdbtype.String("a bare string")},
+				{"::1.0.1.0/120", mmdbtype.Map{"autonomous_system_number": mmdbtype.String("AS1")}},
+				{"::1.0.2.0/120", mmdbtype.Map{"is_tor_exit_node": mmdbtype.Uint16(1)}},
+				{"2001:db8::/32", mmdbtype.Map{"autonomous_system_number": mmdbtype.Uint32(64496)}},
+			})),
+			want:    []string{"4 2001:db8::/32 AS64496"},
+			records: 1,
+			skipped: 1,
+			bad:     []int{2, 3},
+		},
+		{name: "empty database", in: string(tiWriteMMDB(t, "Test", nil))},
+		{name: "truncated", in: string(asnDB[:len(asnDB)/2]), fatal: true},
+		{name: "not an mmdb", in: "1.2.3.4\n", fatal: true},
+		{name: "empty input", in: "", fatal: true},
+	}
+	tiRun(t, FormatMMDB, cases)
+}
+
+// tiMMDBWant holds the counts of a real test database as computed by
+// testdata/mmdb_reference.py, a walk of the search tree with the pure
+// Python reader of python3-maxminddb (Debian package), independent of
+// maxminddb-golang. cats counts networks per category key, in the order
+// tor_exit, vpn, public_proxy, residential_proxy, hosting, abuse, crawler,
+// allow.
+type tiMMDBWant struct {
+	file                                         string
+	records, prefixes, ipv4, ipv6, asns, skipped int
+	cats                                         [8]int
+}
+
+var tiMMDBWants = []tiMMDBWant{
+	{"GeoIP-Anonymous-Plus-Test.mmdb", 647, 647, 295, 352, 0, 0, [8]int{3, 24, 5, 2, 3, 0, 0, 0}},
+	{"GeoIP-Residential-Proxy-Test.mmdb", 29, 29, 15, 14, 0, 0, [8]int{0, 0, 0, 0, 0, 0, 0, 0}},
+	{"GeoIP2-Anonymous-IP-Test.mmdb", 599, 599, 247, 352, 0, 0, [8]int{3, 4, 5, 2, 3, 0, 0, 0}},
+	{"GeoIP2-City-Shield-Test.mmdb", 250, 250, 20, 230, 0, 0, [8]int{}},
+	{"GeoIP2-City-Test.mmdb", 250, 250, 20, 230, 0, 0, [8]int{}},
+	{"GeoIP2-Connection-Type-Test.mmdb", 25, 25, 24, 1, 0, 0, [8]int{}},
+	{"GeoIP2-Country-Shield-Test.mmdb", 345, 345, 19, 326, 0, 0, [8]int{}},
+	{"GeoIP2-Country-Test.mmdb", 345, 345, 19, 326, 0, 0, [8]int{}},
+	{"GeoIP2-DensityIncome-Test.mmdb", 2, 2, 2, 0, 0, 0, [8]int{}},
+	{"GeoIP2-Domain-Test.mmdb", 91, 91, 89, 2, 0, 0, [8]int{}},
+	{"GeoIP2-Enterprise-Shield-Test.mmdb", 32, 32, 28, 4, 0, 0, [8]int{}},
+	{"GeoIP2-Enterprise-Test.mmdb", 32, 32, 28, 4, 0, 0, [8]int{}},
+	{"GeoIP2-IP-Risk-Test.mmdb", 13, 13, 12, 1, 0, 0, [8]int{2, 4, 1, 2, 2, 0, 0, 0}},
+	{"GeoIP2-ISP-Test.mmdb", 2129, 2129, 1899, 230, 95, 0, [8]int{}},
+	{"GeoIP2-Precision-Enterprise-Shield-Test.mmdb", 59, 59, 53, 6, 0, 0, [8]int{}},
+	{"GeoIP2-Precision-Enterprise-Test.mmdb", 59, 59, 53, 6, 0, 0, [8]int{}},
+	{"GeoIP2-Static-IP-Score-Test.mmdb", 586, 586, 203, 383, 0, 0, [8]int{}},
+	{"GeoIP2-User-Count-Test.mmdb", 586, 586, 203, 383, 0, 0, [8]int{}},
+	{"GeoLite2-ASN-Test.mmdb", 412, 412, 182, 230, 95, 0, [8]int{}},
+	{"GeoLite2-City-Test.mmdb", 242, 242, 12, 230, 0, 0, [8]int{}},
+	{"GeoLite2-Country-Test.mmdb", 244, 244, 14, 230, 0, 0, [8]int{}},
+	{"MaxMind-DB-no-ipv4-search-tree.mmdb", 0, 0, 0, 0, 0, 1, [8]int{}},
+	{"MaxMind-DB-string-value-entries.mmdb", 0, 0, 0, 0, 0, 6, [8]int{}},
+	{"MaxMind-DB-test-decoder.mmdb", 8, 8, 6, 2, 0, 0, [8]int{}},
+	{"MaxMind-DB-test-ipv4-24.mmdb", 6, 6, 6, 0, 0, 0, [8]int{}},
+	{"MaxMind-DB-test-ipv4-28.mmdb", 6, 6, 6, 0, 0, 0, [8]int{}},
+	{"MaxMind-DB-test-ipv4-32.mmdb", 6, 6, 6, 0, 0, 0, [8]int{}},
+	{"MaxMind-DB-test-ipv6-24.mmdb", 5, 5, 0, 5, 0, 0, [8]int{}},
+	{"MaxMind-DB-test-ipv6-28.mmdb", 5, 5, 0, 5, 0, 0, [8]int{}},
+	{"MaxMind-DB-test-ipv6-32.mmdb", 5, 5, 0, 5, 0, 0, [8]int{}},
+	{"MaxMind-DB-test-metadata-pointers.mmdb", 308, 308, 121, 187, 0, 0, [8]int{}},
+	{"MaxMind-DB-test-mixed-24.mmdb", 11, 11, 6, 5, 0, 0, [8]int{}},
+	{"MaxMind-DB-test-mixed-28.mmdb", 11, 11, 6, 5, 0, 0, [8]int{}},
+	{"MaxMind-DB-test-mixed-32.mmdb", 11, 11, 6, 5, 0, 0, [8]int{}},
+	{"MaxMind-DB-test-nested.mmdb", 6, 6, 4, 2, 0, 0, [8]int{}},
+	{"MaxMind-DB-test-pointer-decoder.mmdb", 2, 2, 2, 0, 0, 0, [8]int{}},
+}
+
+// tiMMDBBroken are the intentionally broken databases of test-data: each
+// must be an error.
+var tiMMDBBroken = []string{
+	"GeoIP2-City-Test-Broken-Double-Format.mmdb",
+	"GeoIP2-City-Test-Invalid-Node-Count.mmdb",
+	"MaxMind-DB-test-broken-pointers-24.mmdb",
+	"MaxMind-DB-test-broken-search-tree-24.mmdb",
+}
+
+func TestCorpusMMDB(t *testing.T) {
+	t.Parallel()
+	wants := map[string]tiMMDBWant{}
+	for _, w := range tiMMDBWants {
+		wants[w.file] = w
+	}
+	for _, path := range tiShared(t, "mmdb-testdata/test-data/*.mmdb") {
+		name := filepath.Base(path)
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			raw, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			entries, st, err := tiParse(FormatMMDB, raw)
+			if slices.Contains(tiMMDBBroken, name) {
+				if err == nil {
+					t.Fatalf("Parse(%s) = nil error, want one", name)
+				}
+				return
+			}
+			w, ok := wants[name]
+			if !ok {
+				t.Fatalf("no reference counts for %s: run testdata/mmdb_reference.py", name)
+			}
+			if err != nil {
+				t.Fatalf("Parse: %v", err)
+			}
+			tiCheckEntries(t, FormatMMDB, entries)
+			got := tiTally(entries, st)
+			want := tiCounts{Records: w.records, Prefixes: w.prefixes, IPv4: w.ipv4, IPv6: w.ipv6, ASNs: w.asns, Skipped: w.skipped}
+			if got != want {
+				t.Errorf("Parse counts:\n got %v\nwant %v", got, want)
+			}
+			wantCats := w.cats
+			if name == "GeoIP-Residential-Proxy-Test.mmdb" {
+				wantCats[3] = w.records // implied by the database type
+			}
+			var gotCats [8]int
+			for _, e := range entries {
+				for i, c := range schema.Categories() {
+					if e.Categories&c != 0 {
+						gotCats[i]++
+					}
+				}
+			}
+			if gotCats != wantCats {
+				t.Errorf("networks per category = %v, want %v", gotCats, wantCats)
+			}
+		})
+	}
+}
+
+func TestCorpusMMDBBadData(t *testing.T) {
+	t.Parallel()
+	for _, path := range tiShared(t, "mmdb-testdata/bad-data/*/*.mmdb") {
+		t.Run(filepath.Base(path), func(t *testing.T) {
+			t.Parallel()
+			raw, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			entries, _, err := tiParse(FormatMMDB, raw)
+			if err == nil {
+				t.Fatalf("Parse = %d entries and no error, want an error", len(entries))
+			}
+			if lines, fatal := tiErrorLines(err); !fatal {
+				t.Errorf("Parse error has only LineErrors %v, want the file rejected: %v", lines, err)
+			}
+		})
+	}
+}
+
+func FuzzParseMMDB(f *testing.F) {
+	tiSeeds(f, "mmdb-*.mmdb") // real MaxMind test databases: GeoLite2-ASN, GeoIP2-Anonymous-IP, an IPv4 tree
+	// A database written here with every key the parser reads.
+	f.Add(tiWriteMMDB(f, "ipintel", []tiNet{
+		{"::1.0.0.0/120", mmdbtype.Map{"autonomous_system_number": mmdbtype.Uint32(1), "is_tor_exit_node": mmdbtype.Bool(true)}},
+		{"2001:db8::/32", mmdbtype.String("not a map")},
+	}))
+	f.Add([]byte("\xab\xcd\xefMaxMind.com")) // the metadata marker alone
+	f.Fuzz(func(t *testing.T, data []byte) {
+		tiFuzzCheck(t, FormatMMDB, data)
+	})
+}
