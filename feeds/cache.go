@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -52,6 +53,23 @@ type sidecar struct {
 	Entries      int       `json:"entries"`
 }
 
+// nameLocks serialises Commit and LastGood per cache directory and feed
+// name within the process: a Commit removes the previous body, which a
+// concurrent LastGood could be reading, and two Commits could each remove
+// the other's body.
+var nameLocks sync.Map // cache directory + "\x00" + name → *sync.Mutex
+
+// lockName locks name in dir and returns the unlock function.
+func lockName(dir, name string) func() {
+	if abs, err := filepath.Abs(dir); err == nil {
+		dir = abs
+	}
+	mu, _ := nameLocks.LoadOrStore(dir+"\x00"+name, new(sync.Mutex))
+	m := mu.(*sync.Mutex)
+	m.Lock()
+	return m.Unlock
+}
+
 // checkName reports whether name is a valid feed name, [a-z0-9_-]+: it
 // becomes part of file names in the cache directory.
 func checkName(name string) error {
@@ -78,6 +96,7 @@ func (f *Fetcher) LastGood(name string) (*Download, error) {
 	if f.CacheDir == "" {
 		return nil, fmt.Errorf("last good copy of %s: %w: %w", name, errNoCacheDir, fs.ErrNotExist)
 	}
+	defer lockName(f.CacheDir, name)()
 	sc, err := f.readSidecar(name)
 	if err != nil {
 		return nil, fmt.Errorf("last good copy of %s: %w", name, err)
@@ -169,6 +188,7 @@ func (d *Download) commit(entries int) error {
 	if err := checkName(d.Name); err != nil {
 		return err
 	}
+	defer lockName(f.CacheDir, d.Name)()
 	if len(d.SHA256) != 2*sha256.Size {
 		return fmt.Errorf("bad sha256 %q", d.SHA256)
 	}

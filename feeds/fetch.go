@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"math/rand/v2"
 	"net"
@@ -86,10 +87,13 @@ const (
 // # Concurrency
 //
 // A Fetcher is safe for concurrent use once configured and must not be
-// modified while in use; it may be copied before first use. Fetches and
-// commits of different feed names may run concurrently; calls for one name
-// (Fetch, Commit, Discard, LastGood), in this process or another, must not
-// overlap. The zero value of every field means its default.
+// modified while in use; it may be copied. Feeds of different names may be
+// fetched and committed concurrently. For one name, Commit and LastGood
+// are serialised within the process, so the cache stays consistent, but
+// calls for one name should not overlap: a Commit replaces the good copy
+// that a concurrent 304 or LastGood may have returned. Two processes must
+// not share a cache directory at the same time (the builder's schedule
+// never overlaps runs). The zero value of every field means its default.
 type Fetcher struct {
 	// CacheDir holds the last good copies and the download candidates.
 	// Required for http(s) feeds; without it file feeds are read but
@@ -174,7 +178,8 @@ const (
 )
 
 // StatusError reports an HTTP response whose status is neither 2xx nor
-// 304 (after any retries).
+// 304 (after any retries). [Fetcher.Fetch] wraps it in an error naming the
+// feed and the URL.
 type StatusError struct {
 	URL        string
 	StatusCode int
@@ -184,7 +189,7 @@ type StatusError struct {
 var _ error = (*StatusError)(nil)
 
 func (e *StatusError) Error() string {
-	return fmt.Sprintf("GET %s: %s", e.URL, e.Status)
+	return "unexpected HTTP status " + e.Status
 }
 
 var (
@@ -219,6 +224,9 @@ func (f *Fetcher) Fetch(ctx context.Context, name, src, baseDir string) (*Downlo
 		d, err = f.LastGood(name)
 		if err != nil {
 			err = fmt.Errorf("offline and no usable cached copy: %w", err)
+		} else if d.URL != src {
+			f.logger().Warn("offline: using the cached copy of another URL",
+				"feed", name, "url", src, "cached_url", d.URL)
 		}
 	default:
 		d, err = f.fetchHTTP(ctx, name, src)
@@ -323,11 +331,19 @@ func (f *Fetcher) fetchHTTP(ctx context.Context, name, src string) (*Download, e
 		return nil, err
 	}
 	f.removeStaleTemps(name)
+	// The good copy's validators are sent only when it came from this
+	// URL: a copy of another URL (the config changed) says nothing about
+	// this one.
 	good, err := f.LastGood(name)
-	if err != nil {
-		if !errors.Is(err, os.ErrNotExist) {
+	switch {
+	case err != nil:
+		if !errors.Is(err, fs.ErrNotExist) {
 			f.logger().Warn("ignoring unusable cached copy", "feed", name, "err", err)
 		}
+		good = nil
+	case good.URL != src:
+		f.logger().Info("cached copy is from another URL, fetching unconditionally",
+			"feed", name, "url", src, "cached_url", good.URL)
 		good = nil
 	}
 	retries := f.Retries
@@ -341,6 +357,9 @@ func (f *Fetcher) fetchHTTP(ctx context.Context, name, src string) (*Download, e
 			return d, nil
 		}
 		if wait < 0 || attempt >= retries || ctx.Err() != nil {
+			if attempt > 0 {
+				err = fmt.Errorf("giving up after %d attempts: %w", attempt+1, err)
+			}
 			return nil, err
 		}
 		wait = f.backoff(attempt, wait)
