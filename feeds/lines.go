@@ -22,9 +22,21 @@ func decompress(r io.Reader) (io.Reader, error) {
 		if err != nil {
 			return nil, fmt.Errorf("gzip: %w", err)
 		}
-		return zr, nil
+		return gzipReader{zr}, nil
 	}
 	return br, nil
+}
+
+// gzipReader names gzip as the cause of its read errors, so that a
+// truncated download reads "gzip: unexpected EOF", not a bare EOF.
+type gzipReader struct{ zr *gzip.Reader }
+
+func (g gzipReader) Read(b []byte) (int, error) {
+	n, err := g.zr.Read(b)
+	if err != nil && !errors.Is(err, io.EOF) {
+		err = fmt.Errorf("gzip: %w", err)
+	}
+	return n, err
 }
 
 // maxLineLen is the longest line a line-oriented parser accepts; longer
@@ -51,6 +63,10 @@ func eachLine(r io.Reader, p *parser, fn func(n int, line []byte)) error {
 				long = append(long, chunk...)
 			}
 			continue
+		}
+		if err != nil && !errors.Is(err, io.EOF) {
+			// A read error cuts the last line short: it is not data.
+			return err
 		}
 		line := chunk
 		if long != nil {
