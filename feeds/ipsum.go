@@ -11,8 +11,8 @@ import (
 // "<address><TAB><count>" per line, where count is the number of
 // blacklists that list the address. A line is kept when count ≥
 // Options.MinCount (default 1); a line below it is counted in
-// Stats.Skipped, and is neither a record nor invalid. Any run of spaces
-// or tabs separates the two fields; a line without a count, with a count
+// Stats.Skipped, and is neither a record nor invalid. Any run of ASCII
+// white space separates the two fields; a line without a count, with a count
 // that is not a decimal number, or with a third field is invalid.
 
 func init() { register(FormatIPSum, parseIPSum) }
@@ -57,18 +57,22 @@ func parseIPSum(r io.Reader, p *parser) error {
 	})
 }
 
-// cutField returns the first space- or tab-separated field of s and the
-// rest of s after the white space that follows it.
+// cutField returns the first field of s, separated by ASCII white space,
+// and the rest of s after the white space that follows it.
 func cutField(s []byte) (field, rest []byte) {
 	i := 0
-	for i < len(s) && s[i] != ' ' && s[i] != '\t' {
+	for i < len(s) && !isSpace(s[i]) {
 		i++
 	}
 	field, rest = s[:i], s[i:]
-	for len(rest) > 0 && (rest[0] == ' ' || rest[0] == '\t') {
+	for len(rest) > 0 && isSpace(rest[0]) {
 		rest = rest[1:]
 	}
 	return field, rest
+}
+
+func isSpace(c byte) bool {
+	return c == ' ' || c == '\t' || c == '\v' || c == '\f' || c == '\r'
 }
 
 // parseCount parses a non-negative decimal count, saturating at a value

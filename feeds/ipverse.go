@@ -78,6 +78,7 @@ type ipverseReader struct {
 	lc      *lineCounter
 	p       *parser
 	pending []Entry // this object's entries, emitted once asn is known
+	records int     // this object's records so far
 	nets    []netip.Prefix
 }
 
@@ -90,7 +91,7 @@ func (v *ipverseReader) syntax(err error) error {
 
 // object reads the members of one object whose '{' has been read.
 func (v *ipverseReader) object() error {
-	v.pending = v.pending[:0]
+	v.pending, v.records = v.pending[:0], 0
 	var asn uint32
 	var org string
 	for v.dec.More() {
@@ -133,6 +134,9 @@ func (v *ipverseReader) object() error {
 	if _, err := v.dec.Token(); err != nil { // '}'
 		return v.syntax(err)
 	}
+	// Emit and count only now, when the object is complete: a document
+	// cut short yields nothing.
+	v.p.stats.Records += v.records
 	for _, e := range v.pending {
 		e.ASN, e.Org = asn, org
 		v.p.emit(e)
@@ -186,7 +190,7 @@ func (v *ipverseReader) subnets() error {
 				v.p.bad(n, []byte(s), err)
 				continue
 			}
-			v.p.stats.Records++
+			v.records++
 			for _, pfx := range v.nets {
 				v.pending = append(v.pending, Entry{Prefix: pfx, Line: n})
 			}

@@ -32,7 +32,7 @@ var (
 
 // spamhausJSON is one NDJSON line; only the fields we use.
 type spamhausJSON struct {
-	Type string          `json:"type"`
+	Type any             `json:"type"`
 	CIDR json.RawMessage `json:"cidr"`
 }
 
