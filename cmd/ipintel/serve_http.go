@@ -1,0 +1,368 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"net/netip"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/ipintel/ipintel/lookup"
+	"github.com/ipintel/ipintel/lookup/httpguard"
+)
+
+// Header values shared by every response; never modified.
+var (
+	hdrJSON    = []string{"application/json"}
+	hdrNoStore = []string{"no-store"}
+)
+
+// bufPool holds response buffers for the lookup endpoints.
+var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
+
+// ServeHTTP routes a request. A hand-written switch instead of
+// http.ServeMux keeps the hot path free of pattern matching and lets every
+// error (404, 405) be JSON.
+func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	route := routeOther
+	p := r.URL.Path
+	switch {
+	case strings.HasPrefix(p, "/v1/ip/"):
+		route = routeIP
+		if s.allow(w, r, "GET, HEAD") {
+			s.handleIP(w, p[len("/v1/ip/"):])
+		}
+	case p == "/v1/ips":
+		route = routeIPs
+		if r.Method != http.MethodPost {
+			methodNotAllowed(w, "POST")
+		} else {
+			s.handleIPs(w, r)
+		}
+	case p == "/json" || strings.HasPrefix(p, "/json/"):
+		route = routeJSON
+		if s.allow(w, r, "GET, HEAD") {
+			s.handleFlat(w, r, strings.TrimPrefix(strings.TrimPrefix(p, "/json"), "/"))
+		}
+	case p == "/v1/reputation":
+		route = routeReputation
+		if s.allow(w, r, "GET, HEAD") {
+			s.handleReputation(w, r)
+		}
+	case p == "/v1/auth":
+		// Any method: nginx's auth_request subrequest keeps the method of
+		// the request it guards.
+		route = routeAuth
+		s.handleAuth(w, r)
+	case p == "/healthz":
+		route = routeHealthz
+		if s.allow(w, r, "GET, HEAD") {
+			writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+		}
+	case p == "/readyz":
+		route = routeReadyz
+		if s.allow(w, r, "GET, HEAD") {
+			s.handleReady(w)
+		}
+	case p == "/metrics":
+		route = routeMetrics
+		if s.allow(w, r, "GET, HEAD") {
+			s.m.handler.ServeHTTP(w, r)
+		}
+	default:
+		writeError(w, http.StatusNotFound, "not found")
+	}
+	s.m.duration[route].Observe(time.Since(start).Seconds())
+}
+
+// allow reports whether r's method is GET or HEAD, answering 405 if not.
+func (s *server) allow(w http.ResponseWriter, r *http.Request, allowed string) bool {
+	if r.Method == http.MethodGet || r.Method == http.MethodHead {
+		return true
+	}
+	methodNotAllowed(w, allowed)
+	return false
+}
+
+func methodNotAllowed(w http.ResponseWriter, allowed string) {
+	w.Header().Set("Allow", allowed)
+	writeError(w, http.StatusMethodNotAllowed, "method not allowed")
+}
+
+// writeError writes {"error":msg} with the given status.
+func writeError(w http.ResponseWriter, status int, msg string) {
+	b := append(appendJSONString([]byte(`{"error":`), msg), "}\n"...)
+	h := w.Header()
+	h["Content-Type"] = hdrJSON
+	h["Cache-Control"] = hdrNoStore
+	w.WriteHeader(status)
+	_, _ = w.Write(b)
+}
+
+// writeJSON writes v as JSON with the given status.
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	b, err := marshalLine(v)
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, err.Error())
+		return
+	}
+	w.Header()["Content-Type"] = hdrJSON
+	w.WriteHeader(status)
+	_, _ = w.Write(b)
+}
+
+// handleIP is the hot path: GET /v1/ip/{addr}. It allocates nothing of its
+// own: the address parses into a value, the lookup returns a value, the
+// answer is appended to a pooled buffer.
+func (s *server) handleIP(w http.ResponseWriter, raw string) {
+	addr, err := parseQueryAddr(raw)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "bad address: "+err.Error())
+		return
+	}
+	db := s.h.Load()
+	rec, found := db.Lookup(addr)
+	action := s.policy.Decide(rec).Action
+	s.m.countLookup(action)
+	bp := bufPool.Get().(*[]byte)
+	b := appendAnswer((*bp)[:0], addr, rec, found, db.SourceNames(rec.Sources), action)
+	b = append(b, '\n')
+	w.Header()["Content-Type"] = hdrJSON
+	_, _ = w.Write(b)
+	*bp = b
+	bufPool.Put(bp)
+}
+
+// handleIPs is POST /v1/ips: a JSON array of address strings in, an array
+// of answers out, in the same order. An address that does not parse gets
+// {"ip":…,"error":…} in its place; the others are answered.
+func (s *server) handleIPs(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.cfg.maxBody))
+	if err != nil {
+		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
+			writeError(w, http.StatusRequestEntityTooLarge, "body larger than "+strconv.FormatInt(s.cfg.maxBody, 10)+" bytes")
+			return
+		}
+		writeError(w, http.StatusBadRequest, "read body: "+err.Error())
+		return
+	}
+	var addrs []string
+	if err := json.Unmarshal(body, &addrs); err != nil || addrs == nil {
+		writeError(w, http.StatusBadRequest, "body must be a JSON array of address strings")
+		return
+	}
+	if len(addrs) > s.cfg.maxBatch {
+		writeError(w, http.StatusRequestEntityTooLarge, "more than "+strconv.Itoa(s.cfg.maxBatch)+" addresses")
+		return
+	}
+	db := s.h.Load()
+	b := make([]byte, 0, 64+len(addrs)*400)
+	b = append(b, '[')
+	for i, raw := range addrs {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		addr, err := parseQueryAddr(raw)
+		if err != nil {
+			b = append(b, `{"ip":`...)
+			b = appendJSONString(b, raw)
+			b = append(b, `,"error":`...)
+			b = appendJSONString(b, "bad address: "+err.Error())
+			b = append(b, '}')
+			continue
+		}
+		rec, found := db.Lookup(addr)
+		action := s.policy.Decide(rec).Action
+		s.m.countLookup(action)
+		b = appendAnswer(b, addr, rec, found, db.SourceNames(rec.Sources), action)
+	}
+	b = append(b, "]\n"...)
+	w.Header()["Content-Type"] = hdrJSON
+	_, _ = w.Write(b)
+}
+
+// flatAnswer is GET /json/{addr}: the flat shape of hosted "is this a VPN"
+// APIs, so code written for them can call ipintel unchanged.
+type flatAnswer struct {
+	IP        string  `json:"ip"`
+	Found     bool    `json:"found"`
+	Network   *string `json:"network"`
+	IsVPN     bool    `json:"is_vpn"`
+	IsProxy   bool    `json:"is_proxy"` // public or residential proxy
+	IsTor     bool    `json:"is_tor"`
+	IsHosting bool    `json:"is_hosting"`
+	IsCrawler bool    `json:"is_crawler"`
+	IsAbuse   bool    `json:"is_abuse"`
+	ASN       uint32  `json:"asn"`
+	ISP       string  `json:"isp"`
+	RiskScore uint8   `json:"risk_score"`
+}
+
+// handleFlat is GET /json/{addr}; with no address it answers for the
+// caller's own address, as the hosted APIs do.
+func (s *server) handleFlat(w http.ResponseWriter, r *http.Request, raw string) {
+	var addr netip.Addr
+	var err error
+	if raw == "" {
+		addr, err = httpguard.ClientAddr(r, s.trusted...)
+	} else {
+		addr, err = parseQueryAddr(raw)
+	}
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "bad address: "+err.Error())
+		return
+	}
+	rec, found := s.h.Load().Lookup(addr)
+	s.m.countLookup(s.policy.Decide(rec).Action)
+	c := rec.Categories
+	writeJSON(w, http.StatusOK, flatAnswer{
+		IP: addr.String(), Found: found, Network: networkPtr(rec, found),
+		IsVPN: c&lookup.CategoryVPN != 0, IsProxy: c&(lookup.CategoryPublicProxy|lookup.CategoryResidentialProxy) != 0,
+		IsTor: c&lookup.CategoryTorExit != 0, IsHosting: c&lookup.CategoryHosting != 0,
+		IsCrawler: c&lookup.CategoryCrawler != 0, IsAbuse: c&lookup.CategoryAbuse != 0,
+		ASN: rec.ASN, ISP: rec.Org, RiskScore: rec.Score,
+	})
+}
+
+// reputation is GET /v1/reputation?ip=: the nested shape of hosted
+// reputation APIs.
+type reputation struct {
+	IP       string  `json:"ip"`
+	Found    bool    `json:"found"`
+	Network  *string `json:"network"`
+	Security struct {
+		VPN       bool   `json:"vpn"`
+		Proxy     bool   `json:"proxy"`
+		Tor       bool   `json:"tor"`
+		Hosting   bool   `json:"hosting"`
+		Abuse     bool   `json:"abuse"`
+		Crawler   bool   `json:"crawler"`
+		RiskScore uint8  `json:"risk_score"`
+		Action    string `json:"action"`
+	} `json:"security"`
+	ASN struct {
+		Number       uint32 `json:"number"`
+		Organization string `json:"organization"`
+	} `json:"asn"`
+}
+
+func (s *server) handleReputation(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	if !q.Has("ip") {
+		writeError(w, http.StatusBadRequest, "missing ip parameter")
+		return
+	}
+	addr, err := parseQueryAddr(q.Get("ip"))
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "bad address: "+err.Error())
+		return
+	}
+	rec, found := s.h.Load().Lookup(addr)
+	action := s.policy.Decide(rec).Action
+	s.m.countLookup(action)
+	c := rec.Categories
+	var out reputation
+	out.IP, out.Found, out.Network = addr.String(), found, networkPtr(rec, found)
+	out.Security.VPN = c&lookup.CategoryVPN != 0
+	out.Security.Proxy = c&(lookup.CategoryPublicProxy|lookup.CategoryResidentialProxy) != 0
+	out.Security.Tor = c&lookup.CategoryTorExit != 0
+	out.Security.Hosting = c&lookup.CategoryHosting != 0
+	out.Security.Abuse = c&lookup.CategoryAbuse != 0
+	out.Security.Crawler = c&lookup.CategoryCrawler != 0
+	out.Security.RiskScore = rec.Score
+	out.Security.Action = action.String()
+	out.ASN.Number, out.ASN.Organization = rec.ASN, rec.Org
+	writeJSON(w, http.StatusOK, out)
+}
+
+func networkPtr(rec lookup.Record, found bool) *string {
+	if !found {
+		return nil
+	}
+	s := rec.Network.String()
+	return &s
+}
+
+// handleAuth is forward-auth for nginx auth_request, Traefik ForwardAuth,
+// Caddy forward_auth and Envoy ext_authz: 200 allow, 401 challenge, 403
+// block, with the decision in X-Ipintel-* headers for the proxy to log or
+// pass on.
+//
+// When the client address cannot be determined (a trusted proxy sent a
+// garbled header) the answer is 200 with X-Ipintel-Action: allow and
+// X-Ipintel-Error, and the metric ipintel_auth_client_address_errors_total
+// counts it. Failing open is deliberate: nginx turns any status other than
+// 2xx, 401 and 403 from auth_request into a 500 for the visitor, so a 400
+// here would take the site down over a header, and the address only feeds a
+// risk signal, not an authentication. An attacker cannot reach this case:
+// the trusted proxy appends the real peer, which is read first.
+func (s *server) handleAuth(w http.ResponseWriter, r *http.Request) {
+	addr, rec, v, err := s.guard.Decide(r)
+	h := w.Header()
+	h["Cache-Control"] = hdrNoStore
+	if err != nil {
+		s.m.authErrors.Inc()
+		s.m.countLookup(lookup.ActionAllow)
+		s.log.Warn("forward-auth: no usable client address; allowing", "peer", r.RemoteAddr, "err", err)
+		h.Set("X-Ipintel-Action", lookup.ActionAllow.String())
+		h.Set("X-Ipintel-Error", err.Error())
+		w.WriteHeader(http.StatusOK)
+		return
+	}
+	s.m.countLookup(v.Action)
+	h.Set("X-Ipintel-Action", v.Action.String())
+	h.Set("X-Ipintel-Score", strconv.Itoa(int(v.Score)))
+	h.Set("X-Ipintel-Categories", rec.Categories.String())
+	h.Set("X-Ipintel-Client", addr.String())
+	if !httpguard.HasForwardingHeader(r) && containsAddr(s.trusted, addr) {
+		// The peer is a trusted proxy that forwarded no client address.
+		h.Set("X-Ipintel-Error", "no forwarding header from a trusted proxy: judged the proxy's own address")
+	}
+	switch v.Action {
+	case lookup.ActionBlock:
+		writeError(w, http.StatusForbidden, "blocked")
+	case lookup.ActionChallenge:
+		writeError(w, http.StatusUnauthorized, "challenge")
+	default:
+		w.WriteHeader(http.StatusOK)
+	}
+}
+
+func containsAddr(ps []netip.Prefix, a netip.Addr) bool {
+	for _, p := range ps {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
+// handleReady is /readyz: 200 when a database is loaded and, with
+// -max-age, its build_epoch is recent enough; 503 otherwise.
+func (s *server) handleReady(w http.ResponseWriter) {
+	db := s.h.Load()
+	if db == nil {
+		writeError(w, http.StatusServiceUnavailable, "no database loaded")
+		return
+	}
+	built := db.Metadata().BuildEpoch
+	age := time.Since(built)
+	out := map[string]any{
+		"status":      "ready",
+		"build_epoch": built.UTC().Format(time.RFC3339),
+		"age_seconds": int64(age.Seconds()),
+		"networks":    db.Len(),
+	}
+	if s.cfg.maxAge > 0 && age > s.cfg.maxAge {
+		out["status"] = "stale"
+		out["error"] = "database older than -max-age " + s.cfg.maxAge.String()
+		writeJSON(w, http.StatusServiceUnavailable, out)
+		return
+	}
+	writeJSON(w, http.StatusOK, out)
+}

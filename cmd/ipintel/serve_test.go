@@ -1,0 +1,551 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// lockedBuffer collects a server's log for printing when a test fails.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// testServer is a running serve command on a 127.0.0.1 port.
+type testServer struct {
+	*server
+	url string
+	log *lockedBuffer
+}
+
+// startServe runs the serve command's server in-process on 127.0.0.1:0
+// until the test ends.
+func startServe(t *testing.T, cfg serveConfig) *testServer {
+	t.Helper()
+	if cfg.watch == 0 {
+		cfg.watch = 20 * time.Millisecond
+	} else if cfg.watch < 0 {
+		cfg.watch = 0
+	}
+	if cfg.poll == 0 {
+		cfg.poll = 20 * time.Millisecond
+	}
+	logs := &lockedBuffer{}
+	ctx, cancel := context.WithCancel(context.Background())
+	s, err := newServer(ctx, cfg, slog.New(slog.NewTextHandler(logs, nil)))
+	if err != nil {
+		cancel()
+		t.Fatalf("newServer: %v", err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- s.serve(ctx, ln) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("serve: %v", err)
+		}
+		if t.Failed() {
+			t.Logf("server log:\n%s", logs.String())
+		}
+	})
+	return &testServer{server: s, url: "http://" + ln.Addr().String(), log: logs}
+}
+
+type httpResult struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+func do(t *testing.T, method, url string, header http.Header, body io.Reader) httpResult {
+	t.Helper()
+	req, err := http.NewRequest(method, url, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, vs := range header {
+		for _, v := range vs {
+			req.Header.Add(k, v)
+		}
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, url, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("%s %s: read body: %v", method, url, err)
+	}
+	return httpResult{resp.StatusCode, resp.Header, b}
+}
+
+func getAnswer(t *testing.T, base, addr string) answer {
+	t.Helper()
+	r := do(t, "GET", base+"/v1/ip/"+addr, nil, nil)
+	if r.status != 200 {
+		t.Fatalf("GET /v1/ip/%s = %d %s", addr, r.status, r.body)
+	}
+	var a answer
+	if err := json.Unmarshal(r.body, &a); err != nil {
+		t.Fatalf("GET /v1/ip/%s: %v in %s", addr, err, r.body)
+	}
+	return a
+}
+
+func TestServeEndpoints(t *testing.T) {
+	t.Parallel()
+	ts := startServe(t, serveConfig{db: sampleDB(t), maxBatch: 3})
+
+	big := make([]string, 4)
+	for i := range big {
+		big[i] = "192.0.2.1"
+	}
+	bigJSON, _ := json.Marshal(big)
+	huge := `["` + strings.Repeat("1", 1<<20) + `"]`
+
+	tests := []struct {
+		name       string
+		method     string
+		path       string
+		header     http.Header
+		body       string
+		wantStatus int
+		wantBody   []string // substrings
+		wantHeader map[string]string
+	}{
+		{name: "ip block", method: "GET", path: "/v1/ip/192.0.2.10", wantStatus: 200,
+			wantBody: []string{`"ip":"192.0.2.10","found":true,"network":"192.0.2.10/32"`, `"is_tor_exit_node":true`, `"sources":["hosting-asn","ipsum","tor-exits"],"action":"block"}`},
+			wantHeader: map[string]string{"Content-Type": "application/json"}},
+		{name: "ip miss", method: "GET", path: "/v1/ip/10.1.2.3", wantStatus: 200,
+			wantBody: []string{`"found":false,"network":null`, `"sources":[],"action":"allow"`}},
+		{name: "ip mapped", method: "GET", path: "/v1/ip/::ffff:192.0.2.10", wantStatus: 200, wantBody: []string{`{"ip":"192.0.2.10",`}},
+		{name: "ip v6", method: "GET", path: "/v1/ip/2001:db8:2::77", wantStatus: 200, wantBody: []string{`"network":"2001:db8:2::/64"`, `"action":"block"`}},
+		{name: "ip head", method: "HEAD", path: "/v1/ip/192.0.2.10", wantStatus: 200},
+		{name: "ip malformed", method: "GET", path: "/v1/ip/1.2.3.400", wantStatus: 400, wantBody: []string{`{"error":"bad address: `}},
+		{name: "ip zoned", method: "GET", path: "/v1/ip/fe80::1%25eth0", wantStatus: 400, wantBody: []string{"zoned address"}},
+		{name: "ip empty", method: "GET", path: "/v1/ip/", wantStatus: 400, wantBody: []string{"empty address"}},
+		{name: "ip prefix", method: "GET", path: "/v1/ip/192.0.2.0/24", wantStatus: 400},
+		{name: "ip wrong method", method: "POST", path: "/v1/ip/192.0.2.10", wantStatus: 405,
+			wantBody: []string{`{"error":"method not allowed"}`}, wantHeader: map[string]string{"Allow": "GET, HEAD"}},
+		{name: "unknown path", method: "GET", path: "/v2/whatever", wantStatus: 404, wantBody: []string{`{"error":"not found"}`}},
+		{name: "root", method: "GET", path: "/", wantStatus: 404},
+		{name: "batch", method: "POST", path: "/v1/ips", body: `["192.0.2.10","nope","2001:db8:1::1"]`, wantStatus: 200,
+			wantBody: []string{`[{"ip":"192.0.2.10",`, `},{"ip":"nope","error":"bad address: `, `},{"ip":"2001:db8:1::1","found":true,"network":"2001:db8:1::/48"`, `"action":"challenge"}]`}},
+		{name: "batch empty", method: "POST", path: "/v1/ips", body: `[]`, wantStatus: 200, wantBody: []string{"[]"}},
+		{name: "batch not array", method: "POST", path: "/v1/ips", body: `{"ip":"1.2.3.4"}`, wantStatus: 400},
+		{name: "batch numbers", method: "POST", path: "/v1/ips", body: `[1,2]`, wantStatus: 400},
+		{name: "batch null", method: "POST", path: "/v1/ips", body: `null`, wantStatus: 400},
+		{name: "batch too many", method: "POST", path: "/v1/ips", body: string(bigJSON), wantStatus: 413, wantBody: []string{"more than 3 addresses"}},
+		{name: "batch too big", method: "POST", path: "/v1/ips", body: huge, wantStatus: 413},
+		{name: "batch wrong method", method: "GET", path: "/v1/ips", wantStatus: 405, wantHeader: map[string]string{"Allow": "POST"}},
+		{name: "flat", method: "GET", path: "/json/198.51.100.7", wantStatus: 200,
+			wantBody: []string{`{"ip":"198.51.100.7","found":true,"network":"198.51.100.0/25","is_vpn":true,"is_proxy":false,"is_tor":false,"is_hosting":false,"is_crawler":false,"is_abuse":false,"asn":64501,"isp":"Example \"VPN\" \u003cNet\u003e","risk_score":50}`}},
+		{name: "flat proxy", method: "GET", path: "/json/2001:db8:1::9", wantStatus: 200, wantBody: []string{`"is_proxy":true`}},
+		{name: "flat self", method: "GET", path: "/json/", wantStatus: 200, wantBody: []string{`"ip":"127.0.0.1","found":false`}},
+		{name: "flat self forwarded", method: "GET", path: "/json", header: http.Header{"X-Forwarded-For": {"192.0.2.10"}}, wantStatus: 200, wantBody: []string{`"ip":"192.0.2.10","found":true`}},
+		{name: "flat zoned", method: "GET", path: "/json/fe80::1%25lo", wantStatus: 400},
+		{name: "reputation", method: "GET", path: "/v1/reputation?ip=192.0.2.10", wantStatus: 200,
+			wantBody: []string{`{"ip":"192.0.2.10","found":true,"network":"192.0.2.10/32","security":{"vpn":false,"proxy":false,"tor":true,"hosting":true,"abuse":true,"crawler":false,"risk_score":98,"action":"block"},"asn":{"number":64500,"organization":"Example Hosting"}}`}},
+		{name: "reputation missing", method: "GET", path: "/v1/reputation", wantStatus: 400, wantBody: []string{"missing ip"}},
+		{name: "reputation bad", method: "GET", path: "/v1/reputation?ip=x", wantStatus: 400},
+		{name: "reputation wrong method", method: "DELETE", path: "/v1/reputation?ip=1.2.3.4", wantStatus: 405},
+		{name: "auth block", method: "GET", path: "/v1/auth", header: http.Header{"X-Forwarded-For": {"192.0.2.10, 127.0.0.1"}}, wantStatus: 403,
+			wantHeader: map[string]string{"X-Ipintel-Action": "block", "X-Ipintel-Score": "98", "X-Ipintel-Categories": "tor_exit,hosting,abuse", "X-Ipintel-Client": "192.0.2.10"}},
+		{name: "auth challenge", method: "POST", path: "/v1/auth", header: http.Header{"X-Real-Ip": {"198.51.100.1"}}, wantStatus: 401,
+			wantHeader: map[string]string{"X-Ipintel-Action": "challenge", "X-Ipintel-Score": "50", "X-Ipintel-Categories": "vpn"}},
+		{name: "auth allow", method: "GET", path: "/v1/auth", header: http.Header{"Forwarded": {`for="[2001:db8:9::1]:443";proto=https`}}, wantStatus: 200,
+			wantHeader: map[string]string{"X-Ipintel-Action": "allow", "X-Ipintel-Score": "0", "X-Ipintel-Categories": "none", "X-Ipintel-Client": "2001:db8:9::1"}},
+		{name: "auth allowlisted", method: "GET", path: "/v1/auth", header: http.Header{"X-Forwarded-For": {"198.51.100.200"}}, wantStatus: 200,
+			wantHeader: map[string]string{"X-Ipintel-Action": "allow", "X-Ipintel-Categories": "allow"}},
+		{name: "auth spoof walks right", method: "GET", path: "/v1/auth", header: http.Header{"X-Forwarded-For": {"10.9.9.9, 192.0.2.10"}}, wantStatus: 403,
+			wantHeader: map[string]string{"X-Ipintel-Client": "192.0.2.10"}},
+		{name: "auth garbled fails open", method: "GET", path: "/v1/auth", header: http.Header{"X-Forwarded-For": {"not-an-ip"}}, wantStatus: 200,
+			wantHeader: map[string]string{"X-Ipintel-Action": "allow", "X-Ipintel-Error": `X-Forwarded-For element "not-an-ip": ParseAddr("not-an-ip"): unable to parse IP`}},
+		{name: "auth no header", method: "GET", path: "/v1/auth", wantStatus: 200,
+			wantHeader: map[string]string{"X-Ipintel-Action": "allow", "X-Ipintel-Client": "127.0.0.1", "X-Ipintel-Error": "no forwarding header from a trusted proxy: judged the proxy's own address"}},
+		{name: "healthz", method: "GET", path: "/healthz", wantStatus: 200, wantBody: []string{`{"status":"ok"}`}},
+		{name: "readyz", method: "GET", path: "/readyz", wantStatus: 200, wantBody: []string{`"status":"ready"`, `"build_epoch":"2026-01-02T03:04:05Z"`}},
+		{name: "healthz wrong method", method: "PUT", path: "/healthz", wantStatus: 405},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var body io.Reader
+			if tt.body != "" {
+				body = strings.NewReader(tt.body)
+			}
+			r := do(t, tt.method, ts.url+tt.path, tt.header, body)
+			if r.status != tt.wantStatus {
+				t.Fatalf("%s %s = %d %s, want %d", tt.method, tt.path, r.status, r.body, tt.wantStatus)
+			}
+			for _, w := range tt.wantBody {
+				if !bytes.Contains(r.body, []byte(w)) {
+					t.Errorf("%s %s body = %s, want it to contain %s", tt.method, tt.path, r.body, w)
+				}
+			}
+			for k, v := range tt.wantHeader {
+				if got := r.header.Get(k); got != v {
+					t.Errorf("%s %s header %s = %q, want %q", tt.method, tt.path, k, got, v)
+				}
+			}
+			if r.status >= 400 && tt.method != "HEAD" {
+				var e struct{ Error string }
+				if err := json.Unmarshal(r.body, &e); err != nil || e.Error == "" {
+					t.Errorf("%s %s: error body %s is not {\"error\":…}", tt.method, tt.path, r.body)
+				}
+			}
+		})
+	}
+
+	t.Run("metrics", func(t *testing.T) {
+		r := do(t, "GET", ts.url+"/metrics", nil, nil)
+		if r.status != 200 {
+			t.Fatalf("GET /metrics = %d", r.status)
+		}
+		for _, w := range []string{
+			`ipintel_lookups_total{action="block"}`, `ipintel_lookups_total{action="challenge"}`, `ipintel_lookups_total{action="allow"}`,
+			"ipintel_db_age_seconds ", "ipintel_db_networks 21", "ipintel_db_bytes ", "ipintel_reloads_total 0",
+			"ipintel_reload_failures_total 0", `ipintel_request_duration_seconds_bucket{route="/v1/ip"`,
+			"ipintel_auth_client_address_errors_total 1",
+		} {
+			if !bytes.Contains(r.body, []byte(w)) {
+				t.Errorf("/metrics lacks %q", w)
+			}
+		}
+	})
+}
+
+func TestServeReadyzStale(t *testing.T) {
+	t.Parallel()
+	ts := startServe(t, serveConfig{db: sampleDB(t), maxAge: time.Hour})
+	r := do(t, "GET", ts.url+"/readyz", nil, nil)
+	if r.status != 503 || !bytes.Contains(r.body, []byte(`"status":"stale"`)) {
+		t.Fatalf("GET /readyz = %d %s, want 503 stale (build_epoch is in 2026-01)", r.status, r.body)
+	}
+}
+
+func TestServeTrustedProxy(t *testing.T) {
+	t.Parallel()
+	// With only the peer's own network trusted the chain is walked; with a
+	// chain element outside every trusted network the walk stops there.
+	ts := startServe(t, serveConfig{db: sampleDB(t), trusted: nil})
+	r := do(t, "GET", ts.url+"/v1/auth", http.Header{"X-Forwarded-For": {"192.0.2.10, 203.0.113.5"}}, nil)
+	if got := r.header.Get("X-Ipintel-Client"); r.status != 200 || got != "203.0.113.5" {
+		t.Fatalf("untrusted hop: %d client %q, want 200 and 203.0.113.5", r.status, got)
+	}
+	ts2 := startServe(t, serveConfig{db: sampleDB(t), trusted: mustPrefixes("203.0.113.0/24")})
+	r = do(t, "GET", ts2.url+"/v1/auth", http.Header{"X-Forwarded-For": {"192.0.2.10, 203.0.113.5"}}, nil)
+	if got := r.header.Get("X-Ipintel-Client"); r.status != 403 || got != "192.0.2.10" {
+		t.Fatalf("trusted hop: %d client %q, want 403 and 192.0.2.10", r.status, got)
+	}
+}
+
+// replaceFile writes nets as a database beside path and renames it over
+// path, as a builder does.
+func replaceFile(t *testing.T, path string, write func(tmp string)) {
+	t.Helper()
+	tmp := path + ".tmp"
+	write(tmp)
+	if err := os.Rename(tmp, path); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func metricValue(t *testing.T, base, name string) string {
+	t.Helper()
+	r := do(t, "GET", base+"/metrics", nil, nil)
+	for line := range strings.SplitSeq(string(r.body), "\n") {
+		if v, ok := strings.CutPrefix(line, name+" "); ok {
+			return v
+		}
+	}
+	t.Fatalf("metric %s not found", name)
+	return ""
+}
+
+// TestServeSwapUnderLoad renames a new database over the served one while
+// several clients keep asking: no request fails, and the new answers appear.
+func TestServeSwapUnderLoad(t *testing.T) {
+	t.Parallel()
+	path := sampleDB(t)
+	ts := startServe(t, serveConfig{db: path})
+
+	ctx, stop := context.WithCancel(context.Background())
+	var requests, failures atomic.Int64
+	var sawNew atomic.Bool
+	var firstErr atomic.Value
+	var wg sync.WaitGroup
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 16}}
+	for range 6 {
+		wg.Go(func() {
+			for ctx.Err() == nil {
+				for _, addr := range []string{"192.0.2.10", "2001:db8:3::1", "198.51.100.5"} {
+					resp, err := client.Get(ts.url + "/v1/ip/" + addr)
+					requests.Add(1)
+					if err != nil {
+						failures.Add(1)
+						firstErr.CompareAndSwap(nil, err.Error())
+						continue
+					}
+					var a answer
+					err = json.NewDecoder(resp.Body).Decode(&a)
+					resp.Body.Close()
+					if err != nil || resp.StatusCode != 200 || a.IP != addr {
+						failures.Add(1)
+						firstErr.CompareAndSwap(nil, fmt.Sprintf("%s: %d %v", addr, resp.StatusCode, err))
+						continue
+					}
+					if addr == "2001:db8:3::1" && a.Found {
+						sawNew.Store(true)
+					}
+				}
+			}
+		})
+	}
+	time.Sleep(100 * time.Millisecond)
+	replaceFile(t, path, func(tmp string) { writeTestDB(t, tmp, sampleNewNets, testManifest(len(sampleNewNets))) })
+	waitFor(t, "the new database's answers", sawNew.Load)
+	time.Sleep(100 * time.Millisecond)
+	stop()
+	wg.Wait()
+	if n := failures.Load(); n != 0 {
+		t.Fatalf("%d of %d requests failed during the swap; first: %v", n, requests.Load(), firstErr.Load())
+	}
+	t.Logf("%d requests, 0 failures", requests.Load())
+	if a := getAnswer(t, ts.url, "192.0.2.10"); a.Action != "challenge" || a.RiskScore != 76 {
+		t.Errorf("after swap 192.0.2.10 = %s %d, want challenge 76", a.Action, a.RiskScore)
+	}
+	if v := metricValue(t, ts.url, "ipintel_reloads_total"); v != "1" {
+		t.Errorf("ipintel_reloads_total = %s, want 1", v)
+	}
+}
+
+// TestServeBrokenReplacement renames garbage over the database: the reload
+// is refused, counted, and the old database keeps serving.
+func TestServeBrokenReplacement(t *testing.T) {
+	t.Parallel()
+	path := sampleDB(t)
+	ts := startServe(t, serveConfig{db: path})
+	done := ts.reloaded()
+	replaceFile(t, path, func(tmp string) {
+		if err := os.WriteFile(tmp, []byte("this is not an MMDB file"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	})
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no reload attempt after the file changed")
+	}
+	if v := metricValue(t, ts.url, "ipintel_reload_failures_total"); v != "1" {
+		t.Errorf("ipintel_reload_failures_total = %s, want 1", v)
+	}
+	if a := getAnswer(t, ts.url, "192.0.2.10"); a.Action != "block" {
+		t.Errorf("after a broken replacement 192.0.2.10 = %s, want the old block", a.Action)
+	}
+	// Not retried while the file stays the same.
+	time.Sleep(100 * time.Millisecond)
+	if v := metricValue(t, ts.url, "ipintel_reload_failures_total"); v != "1" {
+		t.Errorf("ipintel_reload_failures_total = %s after waiting, want still 1", v)
+	}
+	if !strings.Contains(ts.log.String(), "reload refused") {
+		t.Errorf("log lacks the refusal:\n%s", ts.log.String())
+	}
+	// A good file afterwards is picked up.
+	replaceFile(t, path, func(tmp string) { writeTestDB(t, tmp, sampleNewNets, testManifest(len(sampleNewNets))) })
+	waitFor(t, "the good replacement", func() bool { return getAnswer(t, ts.url, "2001:db8:3::1").Found })
+}
+
+// TestServeReloadRequest checks the path SIGHUP takes: with file watching
+// off, a replaced file is only picked up when a reload is requested.
+func TestServeReloadRequest(t *testing.T) {
+	t.Parallel()
+	path := sampleDB(t)
+	ts := startServe(t, serveConfig{db: path, watch: -1})
+	replaceFile(t, path, func(tmp string) { writeTestDB(t, tmp, sampleNewNets, testManifest(len(sampleNewNets))) })
+	time.Sleep(50 * time.Millisecond)
+	if getAnswer(t, ts.url, "2001:db8:3::1").Found {
+		t.Fatal("new database served before any reload request")
+	}
+	done := ts.reloaded()
+	ts.requestReload()
+	<-done
+	if !getAnswer(t, ts.url, "2001:db8:3::1").Found {
+		t.Fatal("new database not served after the reload request")
+	}
+}
+
+// TestServeURL follows a database published over HTTP with conditional GET.
+func TestServeURL(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	var mu sync.Mutex
+	body, _ := os.ReadFile(sampleDB(t))
+	etag := `"v1"`
+	var conditional, full atomic.Int64
+	origin := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		if r.Header.Get("If-None-Match") == etag {
+			conditional.Add(1)
+			w.WriteHeader(http.StatusNotModified)
+			return
+		}
+		full.Add(1)
+		w.Header().Set("ETag", etag)
+		_, _ = w.Write(body)
+	}), ReadHeaderTimeout: time.Second}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = origin.Serve(ln) }()
+	t.Cleanup(func() { _ = origin.Close() })
+
+	cache := filepath.Join(dir, "cache", "db.mmdb")
+	ts := startServe(t, serveConfig{db: "http://" + ln.Addr().String() + "/ipintel.mmdb", cache: cache})
+	if a := getAnswer(t, ts.url, "192.0.2.10"); a.Action != "block" {
+		t.Fatalf("served %s, want block", a.Action)
+	}
+	waitFor(t, "a conditional GET", func() bool { return conditional.Load() > 0 })
+
+	newPath := writeTestDB(t, filepath.Join(dir, "new.mmdb"), sampleNewNets, testManifest(len(sampleNewNets)))
+	nb, _ := os.ReadFile(newPath)
+	mu.Lock()
+	body, etag = nb, `"v2"`
+	mu.Unlock()
+	waitFor(t, "the new database", func() bool { return getAnswer(t, ts.url, "2001:db8:3::1").Found })
+	if got, _ := os.ReadFile(cache); !bytes.Equal(got, nb) {
+		t.Error("the local copy is not the new database")
+	}
+	if f := full.Load(); f != 2 {
+		t.Errorf("%d full downloads, want 2", f)
+	}
+
+	// A broken upload is refused, the old database keeps serving.
+	mu.Lock()
+	body, etag = []byte("garbage"), `"v3"`
+	mu.Unlock()
+	waitFor(t, "the refused download", func() bool { return metricValue(t, ts.url, "ipintel_reload_failures_total") == "1" })
+	if !getAnswer(t, ts.url, "2001:db8:3::1").Found {
+		t.Error("old database not serving after a broken download")
+	}
+	if got, _ := os.ReadFile(cache); !bytes.Equal(got, nb) {
+		t.Error("the local copy was overwritten by a broken download")
+	}
+}
+
+func TestServeStartErrors(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad.mmdb")
+	if err := os.WriteFile(bad, []byte("nope"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		args []string
+		want int
+	}{
+		{"no db", []string{"serve"}, exitUsage},
+		{"extra args", []string{"serve", "-db", bad, "x"}, exitUsage},
+		{"bad proxy", []string{"serve", "-db", bad, "-trusted-proxy", "nonsense"}, exitUsage},
+		{"broken db", []string{"serve", "-db", bad, "-listen", "127.0.0.1:0"}, exitRuntime},
+		{"missing db", []string{"serve", "-db", filepath.Join(dir, "missing.mmdb"), "-listen", "127.0.0.1:0"}, exitRuntime},
+		{"bad listen", []string{"serve", "-db", sampleDB(t), "-listen", "127.0.0.1:99999"}, exitRuntime},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var out, errb bytes.Buffer
+			if got := run(context.Background(), tt.args, nil, &out, &errb); got != tt.want {
+				t.Fatalf("run(%q) = %d, want %d; stderr:\n%s", tt.args, got, tt.want, errb.String())
+			}
+		})
+	}
+}
+
+// TestServeCommandShutdown runs the whole command through run and cancels
+// its context, as SIGTERM does in main.
+func TestServeCommandShutdown(t *testing.T) {
+	t.Parallel()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	var errb lockedBuffer
+	done := make(chan int, 1)
+	go func() { done <- run(ctx, []string{"serve", "-db", sampleDB(t), "-listen", addr}, nil, io.Discard, &errb) }()
+	waitFor(t, "the server", func() bool {
+		resp, err := http.Get("http://" + addr + "/healthz")
+		if err == nil {
+			resp.Body.Close()
+		}
+		return err == nil
+	})
+	cancel()
+	select {
+	case code := <-done:
+		if code != exitOK {
+			t.Fatalf("serve exited %d after cancel; stderr:\n%s", code, errb.String())
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("serve did not shut down")
+	}
+	if _, err := http.Get("http://" + addr + "/healthz"); err == nil || errors.Is(err, context.Canceled) {
+		t.Error("server still answering after shutdown")
+	}
+}
+
+func mustPrefixes(ss ...string) []netip.Prefix {
+	out := make([]netip.Prefix, len(ss))
+	for i, s := range ss {
+		out[i] = netip.MustParsePrefix(s)
+	}
+	return out
+}

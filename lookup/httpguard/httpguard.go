@@ -1,0 +1,162 @@
+// Package httpguard is net/http middleware that classifies each request's
+// client address with an ipintel database and allows, challenges or blocks
+// it according to a [lookup.Policy].
+//
+// # Usage
+//
+//	h := lookup.NewHandle(db)
+//	g := httpguard.New(h, httpguard.Options{
+//		OnChallenge: http.RedirectHandler("/captcha", http.StatusSeeOther),
+//	})
+//	http.ListenAndServe("127.0.0.1:8080", g.Wrap(mux))
+//
+// Handlers behind the guard read the verdict with [FromContext].
+//
+// # Client address
+//
+// The client address comes from [ClientAddr]: the connection's peer, or,
+// when the peer is a trusted proxy, the forwarding header it wrote, walked
+// from the right past trusted hops. `ipintel serve`'s forward-auth endpoint
+// uses the same function, so the middleware and the service agree.
+//
+// # Concurrency
+//
+// A [Guard] is safe for concurrent use. It reads the database through a
+// [lookup.Handle], so a reload swaps the database under live traffic; each
+// request uses one snapshot throughout.
+//
+// # Performance
+//
+// A request that passes costs one lookup (tens of nanoseconds), the header
+// walk, and the context value: three small allocations (BenchmarkMiddleware).
+package httpguard
+
+import (
+	"context"
+	"net/http"
+	"net/netip"
+	"strconv"
+
+	"github.com/ipintel/ipintel/lookup"
+)
+
+// Options configures a [Guard]. The zero value means: the default policy,
+// loopback proxies only, challenged requests passed on, blocked requests
+// answered 403 with a JSON body.
+type Options struct {
+	// Policy maps a record to an action. Nil means [lookup.DefaultPolicy].
+	Policy *lookup.Policy
+
+	// TrustedProxies are the networks whose forwarding headers are believed.
+	// Nil means [Loopback]; an empty, non-nil slice trusts no proxy.
+	TrustedProxies []netip.Prefix
+
+	// OnChallenge serves requests whose action is challenge, e.g. a redirect
+	// to a CAPTCHA. Nil passes them to the wrapped handler, which can read
+	// the verdict with [FromContext].
+	OnChallenge http.Handler
+
+	// OnBlock serves requests whose action is block. Nil answers 403 with
+	// {"error":"blocked","action":"block","score":N,"categories":"…"}.
+	OnBlock http.Handler
+}
+
+// Guard decides, for each request, whether its client may proceed.
+// Create it with [New]; the zero value is not usable. A Guard must not be
+// copied after first use.
+type Guard struct {
+	h       *lookup.Handle
+	policy  lookup.Policy
+	trusted []netip.Prefix
+	opts    Options
+}
+
+// New returns a Guard reading databases from h.
+func New(h *lookup.Handle, opts Options) *Guard {
+	g := &Guard{h: h, opts: opts, trusted: opts.TrustedProxies}
+	if opts.Policy != nil {
+		g.policy = *opts.Policy
+	} else {
+		g.policy = lookup.DefaultPolicy()
+	}
+	if g.trusted == nil {
+		g.trusted = Loopback
+	}
+	return g
+}
+
+// Decide returns the client address of r, its record (the zero Record when
+// the address is not in the database or no database is loaded) and the
+// verdict. The error, an [*AddrError], says the client address could not be
+// determined; the verdict is then the policy's verdict on the zero Record.
+func (g *Guard) Decide(r *http.Request) (netip.Addr, lookup.Record, lookup.Verdict, error) {
+	addr, err := ClientAddr(r, g.trusted...)
+	if err != nil {
+		return netip.Addr{}, lookup.Record{}, g.policy.Decide(lookup.Record{}), err
+	}
+	var rec lookup.Record
+	if db := g.h.Load(); db != nil {
+		rec, _ = db.Lookup(addr)
+	}
+	return addr, rec, g.policy.Decide(rec), nil
+}
+
+type ctxKey struct{}
+
+type decision struct {
+	rec lookup.Record
+	v   lookup.Verdict
+}
+
+// FromContext returns the record and verdict the guard attached to a
+// request's context, and reports whether there were any.
+func FromContext(ctx context.Context) (lookup.Record, lookup.Verdict, bool) {
+	d, ok := ctx.Value(ctxKey{}).(*decision)
+	if !ok {
+		return lookup.Record{}, lookup.Verdict{}, false
+	}
+	return d.rec, d.v, true
+}
+
+// Wrap returns middleware around next. Requests whose client cannot be
+// determined (a garbled header from a trusted proxy) fail open: they are
+// treated as a database miss, so a misconfigured proxy degrades protection
+// rather than availability.
+func (g *Guard) Wrap(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, rec, v, _ := g.Decide(r)
+		r = r.WithContext(context.WithValue(r.Context(), ctxKey{}, &decision{rec: rec, v: v}))
+		switch v.Action {
+		case lookup.ActionBlock:
+			if g.opts.OnBlock != nil {
+				g.opts.OnBlock.ServeHTTP(w, r)
+				return
+			}
+			blocked(w, v)
+		case lookup.ActionChallenge:
+			if g.opts.OnChallenge != nil {
+				g.opts.OnChallenge.ServeHTTP(w, r)
+				return
+			}
+			next.ServeHTTP(w, r)
+		default:
+			next.ServeHTTP(w, r)
+		}
+	})
+}
+
+// blocked writes the default 403 JSON answer.
+func blocked(w http.ResponseWriter, v lookup.Verdict) {
+	b := make([]byte, 0, 128)
+	b = append(b, `{"error":"blocked","action":`...)
+	b = strconv.AppendQuote(b, v.Action.String())
+	b = append(b, `,"score":`...)
+	b = strconv.AppendUint(b, uint64(v.Score), 10)
+	b = append(b, `,"categories":`...)
+	b = strconv.AppendQuote(b, v.Reasons.String())
+	b = append(b, "}\n"...)
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusForbidden)
+	_, _ = w.Write(b)
+}
