@@ -147,7 +147,7 @@ func TestServeEndpoints(t *testing.T) {
 		wantHeader map[string]string
 	}{
 		{name: "ip block", method: "GET", path: "/v1/ip/192.0.2.10", wantStatus: 200,
-			wantBody: []string{`"ip":"192.0.2.10","found":true,"network":"192.0.2.10/32"`, `"is_tor_exit_node":true`, `"sources":["hosting-asn","ipsum","tor-exits"],"action":"block"}`},
+			wantBody:   []string{`"ip":"192.0.2.10","found":true,"network":"192.0.2.10/32"`, `"is_tor_exit_node":true`, `"sources":["hosting-asn","ipsum","tor-exits"],"action":"block"}`},
 			wantHeader: map[string]string{"Content-Type": "application/json"}},
 		{name: "ip miss", method: "GET", path: "/v1/ip/10.1.2.3", wantStatus: 200,
 			wantBody: []string{`"found":false,"network":null`, `"sources":[],"action":"allow"`}},
@@ -520,7 +520,9 @@ func TestServeCommandShutdown(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	var errb lockedBuffer
 	done := make(chan int, 1)
-	go func() { done <- run(ctx, []string{"serve", "-db", sampleDB(t), "-listen", addr}, nil, io.Discard, &errb) }()
+	go func() {
+		done <- run(ctx, []string{"serve", "-db", sampleDB(t), "-listen", addr}, nil, io.Discard, &errb)
+	}()
 	waitFor(t, "the server", func() bool {
 		resp, err := http.Get("http://" + addr + "/healthz")
 		if err == nil {
