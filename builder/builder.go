@@ -1,0 +1,121 @@
+package builder
+
+import (
+	"fmt"
+	"regexp"
+
+	"github.com/ipintel/ipintel/internal/schema"
+)
+
+// Options configure a [Builder]. The zero value of every field means its
+// default.
+type Options struct {
+	// IPv6Prefix is the length IPv6 entries more specific than it are
+	// widened to (DESIGN.md §4). Default 64.
+	IPv6Prefix int
+	// KeepReserved keeps reserved space (see [IsReserved]) in the
+	// database. By default it is dropped and counted.
+	KeepReserved bool
+	// DatabaseType is the MMDB database_type. Default schema.DefaultDatabaseType.
+	DatabaseType string
+	// BuildEpoch is the MMDB build_epoch in Unix seconds. Pin it for a
+	// reproducible file; zero means the time WriteTo is called.
+	BuildEpoch int64
+	// Description is the English description in the MMDB metadata.
+	// Default "ipintel IP intelligence database".
+	Description string
+	// Manifest, when set, is stored as JSON in the metadata description
+	// under schema.ManifestDescriptionKey. WriteTo fills its Networks and
+	// Reserved counts.
+	Manifest *schema.Manifest
+}
+
+// Builder merges feed entries into one MMDB. Declare feeds with AddFeed,
+// add their entries with Add in any order, then call WriteTo once.
+//
+// A Builder is not safe for concurrent use. The zero value is not usable:
+// call [New].
+type Builder struct {
+	opts       Options
+	feeds      []*feedState
+	feedByName map[string]int
+	lastFeed   int
+	layers     []*layer
+	asnEntries []asnEntry
+	orgs       []string
+	orgIndex   map[string]uint32
+	stats      Stats
+}
+
+var feedNameRE = regexp.MustCompile(`^[a-z0-9_-]+$`)
+
+// New returns a Builder with the given options.
+func New(opts Options) (*Builder, error) {
+	if opts.IPv6Prefix == 0 {
+		opts.IPv6Prefix = 64
+	}
+	if opts.IPv6Prefix < 1 || opts.IPv6Prefix > 128 {
+		return nil, fmt.Errorf("ipv6 prefix length %d outside 1-128", opts.IPv6Prefix)
+	}
+	if opts.DatabaseType == "" {
+		opts.DatabaseType = schema.DefaultDatabaseType
+	}
+	if opts.Description == "" {
+		opts.Description = "ipintel IP intelligence database"
+	}
+	return &Builder{
+		opts:       opts,
+		feedByName: map[string]int{},
+		lastFeed:   -1,
+		orgIndex:   map[string]uint32{},
+	}, nil
+}
+
+// AddFeed declares a feed. Names must be unique and match [a-z0-9_-]+.
+func (b *Builder) AddFeed(f Feed) error {
+	if !feedNameRE.MatchString(f.Name) {
+		return fmt.Errorf("feed name %q: must match [a-z0-9_-]+", f.Name)
+	}
+	if _, dup := b.feedByName[f.Name]; dup {
+		return fmt.Errorf("feed %q declared twice", f.Name)
+	}
+	cat, ok := schema.KindCategory(f.Kind)
+	if !ok {
+		return fmt.Errorf("feed %q: unknown kind %q", f.Name, f.Kind)
+	}
+	if f.Weight < 0 || f.Weight > 1 {
+		return fmt.Errorf("feed %q: weight %v outside [0,1]", f.Name, f.Weight)
+	}
+	if len(b.feeds) >= 1<<16 {
+		return fmt.Errorf("feed %q: too many feeds", f.Name)
+	}
+	b.feedByName[f.Name] = len(b.feeds)
+	b.feeds = append(b.feeds, &feedState{
+		Feed:   f,
+		cat:    cat,
+		layers: map[schema.Category]int{},
+		asns:   map[uint32]struct{}{},
+	})
+	return nil
+}
+
+// FeedStats returns what the named feed has added so far.
+func (b *Builder) FeedStats(name string) (FeedStats, bool) {
+	i, ok := b.feedByName[name]
+	if !ok {
+		return FeedStats{}, false
+	}
+	return b.feeds[i].stats, true
+}
+
+// Stats returns the counts of the last WriteTo (per feed also before it).
+func (b *Builder) Stats() Stats {
+	s := b.stats
+	s.Feeds = make(map[string]FeedStats, len(b.feeds))
+	s.Reserved = 0
+	for _, f := range b.feeds {
+		s.Feeds[f.Name] = f.stats
+		s.Reserved += f.stats.Reserved + f.stats.Aliased
+	}
+	return s
+}

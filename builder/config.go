@@ -1,0 +1,458 @@
+package builder
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/pelletier/go-toml/v2"
+
+	"github.com/ipintel/ipintel/feeds"
+	"github.com/ipintel/ipintel/internal/schema"
+)
+
+// Config is a build configuration (DESIGN.md §6), as read by [LoadConfig].
+// Paths in it are resolved against Dir, the config file's directory.
+type Config struct {
+	Path         string // the config file, as given to LoadConfig
+	Dir          string // its directory: relative paths resolve against it
+	SHA256       string // hex SHA-256 of the file's bytes
+	Out          string // output file, resolved; "" when not set
+	CacheDir     string // cache directory, resolved; "" when not set
+	IPv6Prefix   int    // default 64
+	DatabaseType string // default schema.DefaultDatabaseType
+	KeepReserved bool
+	// Weights holds the [weights] overrides by category name.
+	Weights map[string]float64
+	Feeds   []FeedConfig
+}
+
+// FeedConfig is one [[feed]] table.
+type FeedConfig struct {
+	Name   string
+	Kind   string
+	Format feeds.Format
+	URL    string // as written: a URL or a path relative to the config file
+	// Weight is the feed's weight override; HasWeight reports whether
+	// the config set one.
+	Weight    float64
+	HasWeight bool
+	MinCount  int // ipsum threshold; 0 means the parser default (1)
+	// MinEntries is the least number of entries a fresh copy must have;
+	// a copy with none always fails.
+	MinEntries int
+	// MaxShrink is the fraction of the previous build's entries that may
+	// vanish (default DefaultMaxShrink; 1 switches the gate off).
+	MaxShrink float64
+	// MaxAge is the oldest a copy may be (0: no limit).
+	MaxAge time.Duration
+	// OnGateFailure is "fallback" (the default) or "fail".
+	OnGateFailure string
+	// CSV column selectors (index or header name), "" when not set.
+	CIDRColumn, StartColumn, EndColumn string
+	// Line is the line of the feed's [[feed]] header in the config file.
+	Line int
+}
+
+// DefaultMaxShrink is the max_shrink of a feed that sets none: a fresh copy
+// with less than half the entries of the previous build's is suspect.
+const DefaultMaxShrink = 0.5
+
+// Gate failure policies.
+const (
+	OnGateFallback = "fallback"
+	OnGateFail     = "fail"
+)
+
+// ConfigError is a problem in a config file, at a line (0 when unknown).
+type ConfigError struct {
+	Path string
+	Line int
+	Msg  string
+	Err  error // the cause, if any
+}
+
+var _ error = (*ConfigError)(nil)
+
+func (e *ConfigError) Error() string {
+	if e.Line > 0 {
+		return fmt.Sprintf("%s:%d: %s", e.Path, e.Line, e.Msg)
+	}
+	return fmt.Sprintf("%s: %s", e.Path, e.Msg)
+}
+
+// Unwrap returns the cause.
+func (e *ConfigError) Unwrap() error { return e.Err }
+
+// fileConfig is the TOML layout.
+type fileConfig struct {
+	Out          string             `toml:"out"`
+	CacheDir     string             `toml:"cache_dir"`
+	IPv6Prefix   *int               `toml:"ipv6_prefix"`
+	DatabaseType string             `toml:"database_type"`
+	KeepReserved bool               `toml:"keep_reserved"`
+	Weights      map[string]float64 `toml:"weights"`
+	Feed         []fileFeed         `toml:"feed"`
+}
+
+type fileFeed struct {
+	Name          string   `toml:"name"`
+	Kind          string   `toml:"kind"`
+	Format        string   `toml:"format"`
+	URL           string   `toml:"url"`
+	Weight        *float64 `toml:"weight"`
+	MinCount      *int     `toml:"min_count"`
+	MinEntries    *int     `toml:"min_entries"`
+	MaxShrink     *float64 `toml:"max_shrink"`
+	MaxAge        string   `toml:"max_age"`
+	OnGateFailure string   `toml:"on_gate_failure"`
+	CIDRColumn    any      `toml:"cidr_column"`
+	StartColumn   any      `toml:"start_column"`
+	EndColumn     any      `toml:"end_column"`
+}
+
+// LoadConfig reads and checks a config file. Every error is a
+// *ConfigError naming the line at fault; several are joined.
+func LoadConfig(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read config: %w", err)
+	}
+	return ParseConfig(data, path)
+}
+
+// ParseConfig parses config data read from path (used for messages and to
+// resolve relative paths).
+func ParseConfig(data []byte, path string) (*Config, error) {
+	var fc fileConfig
+	dec := toml.NewDecoder(bytes.NewReader(data)).DisallowUnknownFields()
+	if err := dec.Decode(&fc); err != nil {
+		return nil, tomlError(path, err)
+	}
+	pos := scanPositions(data)
+	sum := sha256.Sum256(data)
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		abs = path
+	}
+	c := &Config{
+		Path:         path,
+		Dir:          filepath.Dir(abs),
+		SHA256:       hex.EncodeToString(sum[:]),
+		IPv6Prefix:   64,
+		DatabaseType: fc.DatabaseType,
+		KeepReserved: fc.KeepReserved,
+		Weights:      map[string]float64{},
+	}
+	var errs []error
+	bad := func(line int, format string, args ...any) {
+		errs = append(errs, &ConfigError{Path: path, Line: line, Msg: fmt.Sprintf(format, args...)})
+	}
+	if fc.Out != "" {
+		c.Out = c.Resolve(fc.Out)
+	}
+	if fc.CacheDir != "" {
+		c.CacheDir = c.Resolve(fc.CacheDir)
+	}
+	if fc.IPv6Prefix != nil {
+		c.IPv6Prefix = *fc.IPv6Prefix
+		if c.IPv6Prefix < 1 || c.IPv6Prefix > 128 {
+			bad(pos.key("", "ipv6_prefix"), "ipv6_prefix %d outside 1-128", c.IPv6Prefix)
+		}
+	}
+	if c.DatabaseType == "" {
+		c.DatabaseType = schema.DefaultDatabaseType
+	}
+	for _, name := range sortedKeys(fc.Weights) {
+		w := fc.Weights[name]
+		line := pos.key("weights", name)
+		cat, ok := schema.ParseCategory(name)
+		if !ok || cat == schema.CategoryAllow {
+			bad(line, "[weights]: unknown category %q (want one of %s)", name, strings.Join(weightNames(), ", "))
+			continue
+		}
+		if !validWeight(w) {
+			bad(line, "[weights]: %s = %v outside [0,1]", name, w)
+			continue
+		}
+		c.Weights[name] = w
+	}
+	seen := map[string]int{}
+	formats := feeds.Formats()
+	for i, ff := range fc.Feed {
+		sec := fmt.Sprintf("feed.%d", i)
+		at := func(key string) int {
+			if l := pos.key(sec, key); l > 0 {
+				return l
+			}
+			return pos.header(i)
+		}
+		f := FeedConfig{
+			Name:          ff.Name,
+			Kind:          ff.Kind,
+			Format:        feeds.Format(ff.Format),
+			URL:           ff.URL,
+			MaxShrink:     DefaultMaxShrink,
+			OnGateFailure: OnGateFallback,
+			Line:          pos.header(i),
+		}
+		switch {
+		case ff.Name == "":
+			bad(f.Line, "feed without a name")
+		case !feedNameRE.MatchString(ff.Name):
+			bad(at("name"), "feed name %q: must match [a-z0-9_-]+", ff.Name)
+		default:
+			if first, dup := seen[ff.Name]; dup {
+				bad(at("name"), "duplicate feed name %q (first at line %d)", ff.Name, first)
+			} else {
+				seen[ff.Name] = at("name")
+			}
+		}
+		if _, ok := schema.KindCategory(ff.Kind); !ok {
+			bad(at("kind"), "feed %q: unknown kind %q (want one of %s)", ff.Name, ff.Kind, strings.Join(schema.Kinds(), ", "))
+		}
+		if !slices.Contains(formats, f.Format) {
+			names := make([]string, len(formats))
+			for i, f := range formats {
+				names[i] = string(f)
+			}
+			bad(at("format"), "feed %q: unknown format %q (want one of %s)", ff.Name, ff.Format, strings.Join(names, ", "))
+		} else if f.Format == feeds.FormatASNList && ff.Kind == schema.KindASN {
+			bad(at("format"), "feed %q: an asn-list names ASNs, not their prefixes: give it the kind it flags (hosting, vpn, abuse, …)", ff.Name)
+		}
+		if ff.URL == "" {
+			bad(f.Line, "feed %q: no url", ff.Name)
+		}
+		if ff.Weight != nil {
+			if !validWeight(*ff.Weight) {
+				bad(at("weight"), "feed %q: weight %v outside [0,1]", ff.Name, *ff.Weight)
+			}
+			f.Weight, f.HasWeight = *ff.Weight, true
+		}
+		if ff.MinCount != nil {
+			if *ff.MinCount < 1 {
+				bad(at("min_count"), "feed %q: min_count %d below 1", ff.Name, *ff.MinCount)
+			}
+			f.MinCount = *ff.MinCount
+		}
+		if ff.MinEntries != nil {
+			if *ff.MinEntries < 0 {
+				bad(at("min_entries"), "feed %q: min_entries %d is negative", ff.Name, *ff.MinEntries)
+			}
+			f.MinEntries = *ff.MinEntries
+		}
+		if ff.MaxShrink != nil {
+			if !validWeight(*ff.MaxShrink) {
+				bad(at("max_shrink"), "feed %q: max_shrink %v outside [0,1]", ff.Name, *ff.MaxShrink)
+			}
+			f.MaxShrink = *ff.MaxShrink
+		}
+		if ff.MaxAge != "" {
+			d, err := parseDuration(ff.MaxAge)
+			if err != nil || d <= 0 {
+				bad(at("max_age"), "feed %q: max_age %q: want a positive duration such as 36h or 7d", ff.Name, ff.MaxAge)
+			}
+			f.MaxAge = d
+		}
+		switch ff.OnGateFailure {
+		case "", OnGateFallback:
+		case OnGateFail:
+			f.OnGateFailure = OnGateFail
+		default:
+			bad(at("on_gate_failure"), "feed %q: on_gate_failure %q: want %q or %q", ff.Name, ff.OnGateFailure, OnGateFallback, OnGateFail)
+		}
+		for _, col := range []struct {
+			key string
+			v   any
+			dst *string
+		}{{"cidr_column", ff.CIDRColumn, &f.CIDRColumn}, {"start_column", ff.StartColumn, &f.StartColumn}, {"end_column", ff.EndColumn, &f.EndColumn}} {
+			if col.v == nil {
+				continue
+			}
+			s, ok := columnValue(col.v)
+			if !ok {
+				bad(at(col.key), "feed %q: %s: want a column index (0, 1, …) or a header name", ff.Name, col.key)
+				continue
+			}
+			if f.Format != feeds.FormatCSV {
+				bad(at(col.key), "feed %q: %s applies to the csv format only", ff.Name, col.key)
+			}
+			*col.dst = s
+		}
+		c.Feeds = append(c.Feeds, f)
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	return c, nil
+}
+
+// Resolve returns p resolved against the config file's directory, unless
+// it is absolute or a URL.
+func (c *Config) Resolve(p string) string {
+	if p == "" || filepath.IsAbs(p) || strings.Contains(p, "://") {
+		return p
+	}
+	return filepath.Join(c.Dir, p)
+}
+
+// EffectiveWeight returns the score weight of a feed: its own weight,
+// else the [weights] override of its kind's category, else that
+// category's default. asn and allow feeds weigh nothing.
+func (c *Config) EffectiveWeight(f FeedConfig) float64 {
+	if f.Kind == schema.KindASN || f.Kind == schema.KindAllow {
+		return 0
+	}
+	if f.HasWeight {
+		return f.Weight
+	}
+	cat, _ := schema.KindCategory(f.Kind)
+	if w, ok := c.Weights[cat.Name()]; ok {
+		return w
+	}
+	return cat.DefaultWeight()
+}
+
+// CategoryWeights returns the weight in effect for every scored category.
+func (c *Config) CategoryWeights() map[string]float64 {
+	out := map[string]float64{}
+	for _, cat := range schema.Categories() {
+		if cat == schema.CategoryAllow {
+			continue
+		}
+		w := cat.DefaultWeight()
+		if o, ok := c.Weights[cat.Name()]; ok {
+			w = o
+		}
+		out[cat.Name()] = w
+	}
+	return out
+}
+
+func weightNames() []string {
+	var out []string
+	for _, cat := range schema.Categories() {
+		if cat != schema.CategoryAllow {
+			out = append(out, cat.Name())
+		}
+	}
+	return out
+}
+
+func validWeight(w float64) bool { return !math.IsNaN(w) && w >= 0 && w <= 1 }
+
+func columnValue(v any) (string, bool) {
+	switch x := v.(type) {
+	case int64:
+		if x < 0 {
+			return "", false
+		}
+		return strconv.FormatInt(x, 10), true
+	case string:
+		return x, x != ""
+	}
+	return "", false
+}
+
+// parseDuration accepts Go durations plus a day suffix ("7d", "1d12h").
+func parseDuration(s string) (time.Duration, error) {
+	if i := strings.IndexByte(s, 'd'); i > 0 {
+		days, err := strconv.Atoi(s[:i])
+		if err != nil {
+			return 0, err
+		}
+		var rest time.Duration
+		if s[i+1:] != "" {
+			if rest, err = time.ParseDuration(s[i+1:]); err != nil {
+				return 0, err
+			}
+		}
+		return time.Duration(days)*24*time.Hour + rest, nil
+	}
+	return time.ParseDuration(s)
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+// tomlError turns a go-toml error into ConfigErrors with line numbers.
+func tomlError(path string, err error) error {
+	if sm, ok := errors.AsType[*toml.StrictMissingError](err); ok {
+		var errs []error
+		for i := range sm.Errors {
+			de := &sm.Errors[i]
+			line, _ := de.Position()
+			errs = append(errs, &ConfigError{Path: path, Line: line,
+				Msg: fmt.Sprintf("unknown key %q", strings.Join(de.Key(), ".")), Err: de})
+		}
+		return errors.Join(errs...)
+	}
+	if de, ok := errors.AsType[*toml.DecodeError](err); ok {
+		line, _ := de.Position()
+		return &ConfigError{Path: path, Line: line, Msg: strings.TrimPrefix(de.Error(), "toml: "), Err: de}
+	}
+	return &ConfigError{Path: path, Msg: err.Error(), Err: err}
+}
+
+// positions maps the keys of a config file to their lines. go-toml gives
+// lines for syntax and unknown-key errors only, so the semantic checks
+// find their lines with this scan of the (already valid) document.
+type positions struct {
+	keys    map[string]int // "section\x00key" → line
+	headers []int          // line of each [[feed]]
+}
+
+func (p *positions) key(section, key string) int { return p.keys[section+"\x00"+key] }
+
+func (p *positions) header(i int) int {
+	if i < len(p.headers) {
+		return p.headers[i]
+	}
+	return 0
+}
+
+func scanPositions(data []byte) *positions {
+	p := &positions{keys: map[string]int{}}
+	section := ""
+	for n, line := range strings.Split(string(data), "\n") {
+		s := strings.TrimSpace(line)
+		switch {
+		case s == "" || s[0] == '#':
+		case strings.HasPrefix(s, "[["):
+			name := strings.TrimSpace(strings.Trim(strings.SplitN(s, "]]", 2)[0], "[ "))
+			if name == "feed" {
+				section = fmt.Sprintf("feed.%d", len(p.headers))
+				p.headers = append(p.headers, n+1)
+			} else {
+				section = name
+			}
+		case s[0] == '[':
+			section = strings.TrimSpace(strings.Trim(strings.SplitN(s, "]", 2)[0], "[ "))
+		default:
+			k, _, ok := strings.Cut(s, "=")
+			if !ok {
+				continue
+			}
+			k = strings.Trim(strings.TrimSpace(k), `"'`)
+			if _, dup := p.keys[section+"\x00"+k]; !dup {
+				p.keys[section+"\x00"+k] = n + 1
+			}
+		}
+	}
+	return p
+}

@@ -1,0 +1,546 @@
+package builder
+
+import (
+	"cmp"
+	"errors"
+	"fmt"
+	"math"
+	"math/bits"
+	"net/netip"
+	"slices"
+	"strings"
+
+	"github.com/ipintel/ipintel/feeds"
+	"github.com/ipintel/ipintel/internal/schema"
+)
+
+// Feed declares one feed to a [Builder]. Its position among the AddFeed
+// calls is its priority for ASN ties; nothing else depends on feed order.
+type Feed struct {
+	// Name appears in the sources of every network the feed contributes to.
+	Name string
+	// Kind is one of schema.Kinds(): the category its entries set, or
+	// "asn" for an IP→ASN table.
+	Kind string
+	// Weight is the score weight of the feed (the noisy-OR term it adds
+	// once to every network it sets a category on). Ignored for the asn
+	// and allow kinds.
+	Weight float64
+}
+
+// FeedStats counts what one feed added to a [Builder].
+type FeedStats struct {
+	Entries  int // entries accepted by Add
+	IPv4     int // of which IPv4 prefixes
+	IPv6     int // of which IPv6 prefixes
+	ASNs     int // distinct ASNs (asn-list entries, or the ASNs of an asn feed)
+	Widened  int // IPv6 entries widened to the ipv6_prefix
+	Reserved int // entries wholly inside reserved space, dropped
+	Trimmed  int // entries partly inside reserved space: the reserved part dropped
+	Aliased  int // IPv6 entries wholly inside space aliased to IPv4, dropped
+}
+
+// CategoryStats counts the networks of one category in the written database.
+type CategoryStats struct {
+	Networks int    `json:"networks"`       // MMDB networks (prefixes) with the category
+	IPv4     uint64 `json:"ipv4_addresses"` // IPv4 addresses
+	IPv6     uint64 `json:"ipv6_64s"`       // IPv6 /64s (a longer prefix counts as one /64)
+}
+
+// Stats summarises a merge; see [Builder.Stats].
+type Stats struct {
+	Feeds      map[string]FeedStats
+	Categories map[string]CategoryStats // by category name
+	Networks   int                      // networks written
+	Records    int                      // distinct records written
+	Reserved   int                      // entries dropped as wholly reserved or aliased
+}
+
+type feedState struct {
+	Feed
+	cat     schema.Category
+	asnList map[uint32]struct{}
+	layers  map[schema.Category]int
+	asns    map[uint32]struct{}
+	stats   FeedStats
+}
+
+// layer is the coverage of one feed for one category set: most feeds have
+// one layer; an mmdb import carrying several category sets has several.
+type layer struct {
+	feed  int
+	cats  schema.Category
+	spans []span
+}
+
+type asnEntry struct {
+	s    span
+	bits uint8
+	feed uint16
+	asn  uint32
+	org  uint32
+}
+
+type asnInfo struct {
+	asn uint32
+	org string
+}
+
+// record is one distinct MMDB record.
+type record struct {
+	cats    schema.Category
+	asn     uint32
+	org     string
+	sources []string
+	score   uint16
+}
+
+// outRange is a disjoint span of the output with its record.
+type outRange struct {
+	s   span
+	rec int32
+}
+
+// ErrUnknownFeed is returned by [Builder.Add] for a feed name that was not declared.
+var ErrUnknownFeed = errors.New("unknown feed")
+
+// Add adds one parsed entry of a declared feed. An entry of an asn feed
+// needs a prefix and an ASN (entries of ASN 0 are skipped); an entry with
+// an ASN and no prefix (the asn-list format) makes the feed flag every
+// address whose own ASN it lists; any other entry sets the feed's category
+// on its prefix, or, for an mmdb import, the entry's own categories.
+func (b *Builder) Add(feed string, e feeds.Entry) error {
+	fi, ok := b.feedIndex(feed)
+	if !ok {
+		return fmt.Errorf("add to %q: %w", feed, ErrUnknownFeed)
+	}
+	f := b.feeds[fi]
+	if !e.Prefix.IsValid() {
+		if e.ASN == 0 || f.Kind == schema.KindASN {
+			return fmt.Errorf("add to %q: entry of line %d has no prefix", feed, e.Line)
+		}
+		if f.asnList == nil {
+			f.asnList = make(map[uint32]struct{})
+		}
+		if _, dup := f.asnList[e.ASN]; !dup {
+			f.asnList[e.ASN] = struct{}{}
+			f.stats.ASNs++
+		}
+		f.stats.Entries++
+		return nil
+	}
+	if f.Kind == schema.KindASN && e.ASN == 0 {
+		return nil // not routed
+	}
+	pfx := e.Prefix.Masked()
+	if a := pfx.Addr(); a.Is4In6() {
+		if pfx.Bits() < 96 {
+			return fmt.Errorf("add to %q: IPv4-mapped prefix %s shorter than /96", feed, pfx)
+		}
+		pfx = netip.PrefixFrom(a.Unmap(), pfx.Bits()-96)
+	}
+	f.stats.Entries++
+	s := spanOf(pfx)
+	if pfx.Addr().Is4() {
+		f.stats.IPv4++
+	} else {
+		f.stats.IPv6++
+		if pfx.Bits() > b.opts.IPv6Prefix {
+			pfx = netip.PrefixFrom(pfx.Addr(), b.opts.IPv6Prefix).Masked()
+			s = spanOf(pfx)
+			f.stats.Widened++
+		}
+		if s.hi.less(ipv6Start) || aliasedIPSet.ContainsPrefix(pfx) {
+			f.stats.Aliased++
+			return nil
+		}
+		if s.lo.less(ipv6Start) {
+			s.lo = ipv6Start
+		}
+	}
+	if !b.opts.KeepReserved {
+		if reservedIPSet.ContainsPrefix(pfx) {
+			f.stats.Reserved++
+			return nil
+		}
+		if reservedIPSet.OverlapsPrefix(pfx) {
+			f.stats.Trimmed++
+		}
+	}
+	if f.Kind == schema.KindASN {
+		if _, dup := f.asns[e.ASN]; !dup {
+			f.asns[e.ASN] = struct{}{}
+			f.stats.ASNs++
+		}
+		b.asnEntries = append(b.asnEntries, asnEntry{
+			s: s, bits: uint8(pfx.Bits()), feed: uint16(fi), asn: e.ASN, org: b.intern(e.Org),
+		})
+		return nil
+	}
+	cats := f.cat
+	if c := e.Categories &^ schema.CategoryAllow; c != 0 && f.Kind != schema.KindAllow {
+		cats = c
+	}
+	li, ok := f.layers[cats]
+	if !ok {
+		li = len(b.layers)
+		b.layers = append(b.layers, &layer{feed: fi, cats: cats})
+		f.layers[cats] = li
+	}
+	l := b.layers[li]
+	l.spans = append(l.spans, s)
+	return nil
+}
+
+func (b *Builder) feedIndex(name string) (int, bool) {
+	if b.lastFeed >= 0 && b.feeds[b.lastFeed].Name == name {
+		return b.lastFeed, true
+	}
+	i, ok := b.feedByName[name]
+	if ok {
+		b.lastFeed = i
+	}
+	return i, ok
+}
+
+func (b *Builder) intern(s string) uint32 {
+	if i, ok := b.orgIndex[s]; ok {
+		return i
+	}
+	i := uint32(len(b.orgs))
+	b.orgs = append(b.orgs, s)
+	b.orgIndex[s] = i
+	return i
+}
+
+// normalizeSpans sorts spans and merges overlapping and adjacent ones.
+func normalizeSpans(spans []span) []span {
+	slices.SortFunc(spans, func(a, b span) int { return a.lo.cmp(b.lo) })
+	out := spans[:0]
+	for _, s := range spans {
+		if n := len(out); n > 0 {
+			last := &out[n-1]
+			if nx, ok := last.hi.next(); !ok || !nx.less(s.lo) {
+				if last.hi.less(s.hi) {
+					last.hi = s.hi
+				}
+				continue
+			}
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+// asnSpans resolves the asn entries to disjoint spans, each with the ASN of
+// the most specific covering prefix. Prefixes nest or are disjoint, so a
+// stack of open prefixes sorted by start (less specific first) finds the
+// most specific one at every point. Ties (the same prefix more than once)
+// go to the feed declared first, then to the lowest ASN, then to the
+// lexically smallest organisation, so entry order never matters.
+func (b *Builder) asnSpans() ([]outRange, []asnInfo) {
+	es := b.asnEntries
+	slices.SortFunc(es, func(x, y asnEntry) int {
+		if c := x.s.lo.cmp(y.s.lo); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(x.bits, y.bits); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(x.feed, y.feed); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(x.asn, y.asn); c != 0 {
+			return c
+		}
+		return strings.Compare(b.orgs[x.org], b.orgs[y.org])
+	})
+	infoIndex := map[asnInfo]int32{}
+	var infos []asnInfo
+	id := func(e asnEntry) int32 {
+		k := asnInfo{e.asn, b.orgs[e.org]}
+		i, ok := infoIndex[k]
+		if !ok {
+			i = int32(len(infos))
+			infos = append(infos, k)
+			infoIndex[k] = i
+		}
+		return i
+	}
+	var out []outRange
+	emit := func(lo, hi u128, rec int32) {
+		if hi.less(lo) {
+			return
+		}
+		if n := len(out); n > 0 && out[n-1].rec == rec {
+			if nx, _ := out[n-1].s.hi.next(); nx == lo {
+				out[n-1].s.hi = hi
+				return
+			}
+		}
+		out = append(out, outRange{span{lo, hi}, rec})
+	}
+	type open struct {
+		s  span
+		id int32
+	}
+	var stack []open
+	var pos u128  // first point not yet emitted
+	done := false // pos passed the end of the space
+	closeTo := func(limit u128, all bool) {
+		for len(stack) > 0 {
+			top := stack[len(stack)-1]
+			if !all && !top.s.hi.less(limit) {
+				return
+			}
+			if !done {
+				emit(pos, top.s.hi, top.id)
+				pos, done = top.s.hi.next()
+				done = !done
+			}
+			stack = stack[:len(stack)-1]
+		}
+	}
+	for i, e := range es {
+		if i > 0 && es[i-1].s == e.s {
+			continue // a tie, lost
+		}
+		closeTo(e.s.lo, false)
+		if len(stack) > 0 && !done {
+			if pos.less(e.s.lo) {
+				emit(pos, e.s.lo.prev(), stack[len(stack)-1].id)
+			}
+		}
+		pos, done = e.s.lo, false
+		stack = append(stack, open{e.s, id(e)})
+	}
+	closeTo(u128{}, true)
+	return out, infos
+}
+
+// event kinds, in the order they apply at one point.
+const (
+	evLayerOff int8 = iota
+	evASNOff
+	evMaskOff
+	evLayerOn
+	evASNOn
+	evMaskOn
+	evMark
+)
+
+type event struct {
+	at   u128
+	kind int8
+	idx  int32
+}
+
+// merge computes the disjoint output ranges and their records: one sweep
+// over every boundary of every feed's coverage, the ASN spans and the
+// masks (reserved and aliased space). Between two boundaries nothing
+// changes, so each elementary interval gets one record.
+func (b *Builder) merge() ([]outRange, []*record) {
+	for _, l := range b.layers {
+		l.spans = normalizeSpans(l.spans)
+	}
+	asnRanges, infos := b.asnSpans()
+
+	var masks []span
+	if b.opts.KeepReserved {
+		masks = maskSpans(aliasedIPSet)
+	} else {
+		masks = maskSpans(reservedIPSet, aliasedIPSet)
+	}
+
+	n := 1
+	for _, l := range b.layers {
+		n += 2 * len(l.spans)
+	}
+	n += 2*len(asnRanges) + 2*len(masks)
+	evs := make([]event, 0, n)
+	add := func(s span, on, off int8, idx int32) {
+		evs = append(evs, event{s.lo, on, idx})
+		if nx, ok := s.hi.next(); ok {
+			evs = append(evs, event{nx, off, idx})
+		}
+	}
+	for li, l := range b.layers {
+		for _, s := range l.spans {
+			add(s, evLayerOn, evLayerOff, int32(li))
+		}
+		l.spans = nil
+	}
+	for _, r := range asnRanges {
+		add(r.s, evASNOn, evASNOff, r.rec)
+	}
+	for i, s := range masks {
+		add(s, evMaskOn, evMaskOff, int32(i))
+	}
+	evs = append(evs, event{at: ipv6Start, kind: evMark}) // never merge across families
+	slices.SortFunc(evs, func(x, y event) int {
+		if c := x.at.cmp(y.at); c != 0 {
+			return c
+		}
+		return cmp.Compare(x.kind, y.kind)
+	})
+
+	words := (len(b.layers) + 63) / 64
+	active := make([]uint64, words)
+	asn := int32(-1)
+	masked := 0
+	m := newRecordMaker(b, infos)
+	var out []outRange
+	key := make([]byte, 0, 8*words+4)
+	for i := 0; i < len(evs); {
+		at := evs[i].at
+		for ; i < len(evs) && evs[i].at == at; i++ {
+			e := evs[i]
+			switch e.kind {
+			case evLayerOn:
+				active[e.idx/64] |= 1 << (e.idx % 64)
+			case evLayerOff:
+				active[e.idx/64] &^= 1 << (e.idx % 64)
+			case evASNOn:
+				asn = e.idx
+			case evASNOff:
+				asn = -1
+			case evMaskOn:
+				masked++
+			case evMaskOff:
+				masked--
+			}
+		}
+		if masked > 0 {
+			continue
+		}
+		hi := u128Max
+		if i < len(evs) {
+			hi = evs[i].at.prev()
+		}
+		key = key[:0]
+		for _, w := range active {
+			key = appendUint64(key, w)
+		}
+		key = appendUint64(key, uint64(uint32(asn)))
+		rec := m.get(key, active, asn)
+		if rec < 0 {
+			continue
+		}
+		if n := len(out); n > 0 && out[n-1].rec == rec {
+			if nx, _ := out[n-1].s.hi.next(); nx == at && at != ipv6Start {
+				out[n-1].s.hi = hi
+				continue
+			}
+		}
+		out = append(out, outRange{span{at, hi}, rec})
+	}
+	return out, m.records
+}
+
+func appendUint64(b []byte, v uint64) []byte {
+	return append(b, byte(v>>56), byte(v>>48), byte(v>>40), byte(v>>32),
+		byte(v>>24), byte(v>>16), byte(v>>8), byte(v))
+}
+
+// recordMaker turns a state of the sweep (active layers, ASN) into a
+// record ID, deduplicating records by content.
+type recordMaker struct {
+	b       *Builder
+	infos   []asnInfo
+	byState map[string]int32
+	byValue map[string]int32
+	records []*record
+	listed  map[uint32][]int // ASN → asn-list feeds listing it
+}
+
+func newRecordMaker(b *Builder, infos []asnInfo) *recordMaker {
+	m := &recordMaker{
+		b: b, infos: infos,
+		byState: map[string]int32{},
+		byValue: map[string]int32{},
+		listed:  map[uint32][]int{},
+	}
+	for fi, f := range b.feeds {
+		for a := range f.asnList {
+			m.listed[a] = append(m.listed[a], fi)
+		}
+	}
+	return m
+}
+
+func (m *recordMaker) get(key []byte, active []uint64, asn int32) int32 {
+	if id, ok := m.byState[string(key)]; ok {
+		return id
+	}
+	id := m.make(active, asn)
+	m.byState[string(key)] = id
+	return id
+}
+
+func (m *recordMaker) make(active []uint64, asn int32) int32 {
+	b := m.b
+	contrib := make([]bool, len(b.feeds))
+	var cats schema.Category
+	for w, word := range active {
+		for word != 0 {
+			bit := bits.TrailingZeros64(word)
+			word &^= 1 << bit
+			l := b.layers[w*64+bit]
+			contrib[l.feed] = true
+			cats |= l.cats
+		}
+	}
+	r := &record{}
+	if asn >= 0 {
+		r.asn, r.org = m.infos[asn].asn, m.infos[asn].org
+		for _, fi := range m.listed[r.asn] {
+			contrib[fi] = true
+			cats |= b.feeds[fi].cat
+		}
+	}
+	var terms []float64
+	for fi, ok := range contrib {
+		if !ok {
+			continue
+		}
+		f := b.feeds[fi]
+		r.sources = append(r.sources, f.Name)
+		if f.Kind != schema.KindAllow {
+			terms = append(terms, f.Weight)
+		}
+	}
+	if cats == 0 && asn < 0 {
+		return -1
+	}
+	slices.Sort(r.sources)
+	if cats&schema.CategoryAllow != 0 {
+		cats &^= schema.CategoryRisk
+	} else {
+		r.score = Score(terms)
+	}
+	r.cats = cats
+	vk := fmt.Sprintf("%d|%d|%s|%d|%s", r.cats, r.asn, r.org, r.score, strings.Join(r.sources, ","))
+	if id, ok := m.byValue[vk]; ok {
+		return id
+	}
+	id := int32(len(m.records))
+	m.records = append(m.records, r)
+	m.byValue[vk] = id
+	return id
+}
+
+// Score combines feed weights by noisy-OR, 100 × (1 − Π(1 − wᵢ)), rounded
+// to the nearest integer. The product is taken over the weights sorted, and
+// rounded to 1e-9 before the final rounding, so floating-point noise never
+// decides a half (0.5 and 0.01 give 50.5, which rounds to 51).
+func Score(weights []float64) uint16 {
+	ws := slices.Clone(weights)
+	slices.Sort(ws)
+	p := 1.0
+	for _, w := range ws {
+		p *= 1 - min(max(w, 0), 1)
+	}
+	v := 100 * (1 - p)
+	v = math.Round(v*1e9) / 1e9
+	return uint16(math.Round(v))
+}

@@ -1,0 +1,171 @@
+package builder
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/netip"
+	"reflect"
+	"time"
+
+	"github.com/maxmind/mmdbwriter"
+	"github.com/maxmind/mmdbwriter/mmdbtype"
+	"go4.org/netipx"
+
+	"github.com/ipintel/ipintel/internal/schema"
+)
+
+// This file is the only one that calls mmdbwriter; the netip → net
+// conversions it needs live here too.
+
+// WriteTo merges everything added so far and writes the MMDB to w.
+//
+// Records are merged in ipintel (DESIGN.md §4) into disjoint networks
+// that are inserted in address order, so mmdbwriter's paint-over-what-lies-
+// beneath semantics can never change a result. Reserved networks are
+// handled by the merge (mmdbwriter's own reserved list is switched off);
+// IPv4 lives at ::/96 with mmdbwriter's default aliases (::ffff:0:0/96,
+// 2001::/32, 2002::/16).
+func (b *Builder) WriteTo(w io.Writer) (int64, error) {
+	ranges, recs := b.merge()
+	maps := make([]mmdbtype.Map, len(recs))
+	for i, r := range recs {
+		maps[i] = r.mmdbMap()
+	}
+
+	// Split the ranges into prefixes once, counting as we go.
+	cats := map[string]CategoryStats{}
+	var pfxs []netip.Prefix
+	var recOf []int32
+	for _, r := range ranges {
+		n0 := len(pfxs)
+		pfxs = r.s.rangeOf().AppendPrefixes(pfxs)
+		rec := recs[r.rec]
+		for _, p := range pfxs[n0:] {
+			recOf = append(recOf, r.rec)
+			for _, c := range schema.Categories() {
+				if rec.cats&c == 0 {
+					continue
+				}
+				cs := cats[c.Name()]
+				cs.Networks++
+				if p.Addr().Is4() {
+					cs.IPv4 += uint64(1) << (32 - p.Bits())
+				} else if p.Bits() <= 64 {
+					cs.IPv6 = satAdd(cs.IPv6, 64-p.Bits())
+				} else {
+					cs.IPv6++
+				}
+				cats[c.Name()] = cs
+			}
+		}
+	}
+	b.stats.Categories = cats
+	b.stats.Networks = len(pfxs)
+	b.stats.Records = len(recs)
+
+	desc := map[string]string{"en": b.opts.Description}
+	if m := b.opts.Manifest; m != nil {
+		m.Networks = len(pfxs)
+		m.Reserved = b.Stats().Reserved
+		m.KeepReserved = b.opts.KeepReserved
+		js, err := json.Marshal(m)
+		if err != nil {
+			return 0, fmt.Errorf("encode manifest: %w", err)
+		}
+		desc[schema.ManifestDescriptionKey] = string(js)
+	}
+	epoch := b.opts.BuildEpoch
+	if epoch == 0 {
+		epoch = time.Now().Unix()
+	}
+	tree, err := mmdbwriter.New(mmdbwriter.Options{
+		BuildEpoch:              epoch,
+		DatabaseType:            b.opts.DatabaseType,
+		Description:             desc,
+		Languages:               []string{"en"},
+		IPVersion:               6,
+		RecordSize:              recordSize(len(pfxs)),
+		IncludeReservedNetworks: true, // reserved space is the merge's business
+		KeyGenerator:            mapKeys{},
+	})
+	if err != nil {
+		return 0, fmt.Errorf("new mmdb tree: %w", err)
+	}
+	for i, p := range pfxs {
+		if err := tree.Insert(netipx.PrefixIPNet(p), maps[recOf[i]]); err != nil {
+			return 0, fmt.Errorf("insert %s: %w", p, err)
+		}
+	}
+	n, err := tree.WriteTo(w)
+	if err != nil {
+		return n, fmt.Errorf("write mmdb: %w", err)
+	}
+	return n, nil
+}
+
+// recordSize picks the smallest MMDB record size that surely holds the
+// tree: 28 bits address 268M node/data positions, far above any feed set
+// we know; 32 beyond that.
+func recordSize(networks int) int {
+	if networks > 1<<25 {
+		return 32
+	}
+	return 28
+}
+
+func satAdd(v uint64, shift int) uint64 {
+	if shift >= 64 {
+		return ^uint64(0)
+	}
+	s := v + uint64(1)<<shift
+	if s < v {
+		return ^uint64(0)
+	}
+	return s
+}
+
+// mmdbMap returns the record as MaxMind field names (DESIGN.md §2):
+// booleans only when true, is_anonymous when any anonymous category is set,
+// risk_score and sources when a feed contributed.
+func (r *record) mmdbMap() mmdbtype.Map {
+	m := mmdbtype.Map{}
+	for _, c := range schema.Categories() {
+		if r.cats&c != 0 {
+			m[mmdbtype.String(c.Key())] = mmdbtype.Bool(true)
+		}
+	}
+	if r.cats&schema.CategoryAnonymous != 0 {
+		m[schema.KeyIsAnonymous] = mmdbtype.Bool(true)
+	}
+	if r.asn != 0 {
+		m[schema.KeyASN] = mmdbtype.Uint32(r.asn)
+	}
+	if r.org != "" {
+		m[schema.KeyASOrg] = mmdbtype.String(r.org)
+	}
+	if len(r.sources) > 0 {
+		m[schema.KeyRiskScore] = mmdbtype.Uint16(r.score)
+		src := make(mmdbtype.Slice, len(r.sources))
+		for i, s := range r.sources {
+			src[i] = mmdbtype.String(s)
+		}
+		m[schema.KeySources] = src
+	}
+	return m
+}
+
+// mapKeys keys each record by the identity of its Map. The merge builds
+// exactly one Map per distinct record and inserts that same Map for every
+// network of the record, so identity is equality, and the SHA-256 of the
+// serialised value that mmdbwriter computes by default is not needed.
+type mapKeys struct{}
+
+func (mapKeys) Key(v mmdbtype.DataType) ([]byte, error) {
+	m, ok := v.(mmdbtype.Map)
+	if !ok {
+		return nil, fmt.Errorf("unexpected record type %T", v)
+	}
+	return binary.LittleEndian.AppendUint64(nil, uint64(uintptr(reflect.ValueOf(m).UnsafePointer()))), nil
+}

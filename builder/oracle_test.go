@@ -1,0 +1,324 @@
+package builder_test
+
+import (
+	"bytes"
+	"context"
+	"math/rand/v2"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+
+	"github.com/oschwald/maxminddb-golang/v2"
+	"go4.org/netipx"
+
+	"github.com/ipintel/ipintel/builder"
+	"github.com/ipintel/ipintel/feeds"
+	"github.com/ipintel/ipintel/internal/oracle"
+	"github.com/ipintel/ipintel/internal/schema"
+	"github.com/ipintel/ipintel/internal/testenv"
+)
+
+// dbRecord is a record read back with maxminddb-golang.
+type dbRecord struct {
+	IsAnonymous        bool     `maxminddb:"is_anonymous"`
+	IsAnonymousVPN     bool     `maxminddb:"is_anonymous_vpn"`
+	IsHostingProvider  bool     `maxminddb:"is_hosting_provider"`
+	IsPublicProxy      bool     `maxminddb:"is_public_proxy"`
+	IsResidentialProxy bool     `maxminddb:"is_residential_proxy"`
+	IsTorExitNode      bool     `maxminddb:"is_tor_exit_node"`
+	IsAbuse            bool     `maxminddb:"is_abuse"`
+	IsCrawler          bool     `maxminddb:"is_crawler"`
+	IsAllowlisted      bool     `maxminddb:"is_allowlisted"`
+	ASN                uint32   `maxminddb:"autonomous_system_number"`
+	Org                string   `maxminddb:"autonomous_system_organization"`
+	Score              uint16   `maxminddb:"risk_score"`
+	Sources            []string `maxminddb:"sources"`
+}
+
+func (r dbRecord) answer(found bool) oracle.Answer {
+	var c schema.Category
+	for _, x := range []struct {
+		set bool
+		cat schema.Category
+	}{
+		{r.IsAnonymousVPN, schema.CategoryVPN}, {r.IsHostingProvider, schema.CategoryHosting},
+		{r.IsPublicProxy, schema.CategoryPublicProxy}, {r.IsResidentialProxy, schema.CategoryResidentialProxy},
+		{r.IsTorExitNode, schema.CategoryTorExit}, {r.IsAbuse, schema.CategoryAbuse},
+		{r.IsCrawler, schema.CategoryCrawler}, {r.IsAllowlisted, schema.CategoryAllow},
+	} {
+		if x.set {
+			c |= x.cat
+		}
+	}
+	return oracle.Answer{Found: found, Categories: c, ASN: r.ASN, Org: r.Org, Sources: r.Sources, Score: r.Score}
+}
+
+func lookupDB(t *testing.T, db *maxminddb.Reader, addr netip.Addr) oracle.Answer {
+	t.Helper()
+	res := db.Lookup(addr)
+	var r dbRecord
+	if err := res.Decode(&r); err != nil {
+		t.Fatalf("Lookup(%v): %v", addr, err)
+	}
+	if anon := r.IsAnonymous; anon != (r.answer(true).Categories&schema.CategoryAnonymous != 0) {
+		t.Errorf("Lookup(%v): is_anonymous = %v with categories %v", addr, anon, r.answer(true).Categories)
+	}
+	return r.answer(res.Found())
+}
+
+func sameAnswer(a, b oracle.Answer) bool {
+	return a.Found == b.Found && a.Categories == b.Categories && a.ASN == b.ASN && a.Org == b.Org &&
+		a.Score == b.Score && slices.Equal(a.Sources, b.Sources)
+}
+
+// samples returns addresses that probe every entry: its first and last
+// address, the addresses just outside it, its middle, a random one inside,
+// and for IPv6 the neighbouring /64s.
+func samples(fs []oracle.Feed, r *rand.Rand, random int) []netip.Addr {
+	var out []netip.Addr
+	add := func(a netip.Addr) {
+		if a.IsValid() {
+			out = append(out, a)
+		}
+	}
+	for _, f := range fs {
+		for _, e := range f.Entries {
+			if !e.Prefix.IsValid() {
+				continue
+			}
+			rg := netipx.RangeOfPrefix(e.Prefix.Masked())
+			add(rg.From())
+			add(rg.To())
+			add(rg.From().Prev())
+			add(rg.To().Next())
+			add(randomIn(r, e.Prefix))
+			if e.Prefix.Addr().Is6() {
+				b := rg.From().As16()
+				for _, d := range []int{-1, 1} {
+					nb := b
+					v := uint64(nb[0])<<56 | uint64(nb[1])<<48 | uint64(nb[2])<<40 | uint64(nb[3])<<32 |
+						uint64(nb[4])<<24 | uint64(nb[5])<<16 | uint64(nb[6])<<8 | uint64(nb[7])
+					v += uint64(d)
+					for i := range 8 {
+						nb[i] = byte(v >> (56 - 8*i))
+					}
+					nb[15] = byte(r.Uint32())
+					add(netip.AddrFrom16(nb))
+				}
+			}
+		}
+	}
+	for range random {
+		var b4 [4]byte
+		for i := range b4 {
+			b4[i] = byte(r.Uint32())
+		}
+		add(netip.AddrFrom4(b4))
+		var b16 [16]byte
+		for i := range b16 {
+			b16[i] = byte(r.Uint32())
+		}
+		b16[0] = 0x20 | b16[0]&0x1f // mostly global unicast
+		add(netip.AddrFrom16(b16))
+	}
+	return out
+}
+
+func randomIn(r *rand.Rand, p netip.Prefix) netip.Addr {
+	p = p.Masked()
+	b := p.Addr().AsSlice()
+	for i := p.Bits(); i < len(b)*8; i++ {
+		if r.IntN(2) == 1 {
+			b[i/8] |= 1 << (7 - i%8)
+		}
+	}
+	a, _ := netip.AddrFromSlice(b)
+	return a
+}
+
+func compareAll(t *testing.T, db *maxminddb.Reader, fs []oracle.Feed, opts oracle.Options, addrs []netip.Addr) {
+	t.Helper()
+	bad := 0
+	for _, a := range addrs {
+		want := oracle.Lookup(fs, opts, a)
+		got := lookupDB(t, db, a)
+		if !sameAnswer(got, want) {
+			bad++
+			if bad <= 10 {
+				t.Errorf("Lookup(%v) = %+v, want %+v", a, got, want)
+			}
+		}
+	}
+	if bad > 10 {
+		t.Errorf("%d of %d addresses differ", bad, len(addrs))
+	}
+}
+
+// parseConfigFeeds parses every feed of a config from its file, as the
+// oracle needs them.
+func parseConfigFeeds(t *testing.T, cfg *builder.Config) []oracle.Feed {
+	t.Helper()
+	var out []oracle.Feed
+	for _, fc := range cfg.Feeds {
+		fh, err := os.Open(cfg.Resolve(fc.URL))
+		if err != nil {
+			t.Fatal(err)
+		}
+		f := oracle.Feed{Name: fc.Name, Kind: fc.Kind, Weight: cfg.EffectiveWeight(fc)}
+		_, err = feeds.Parse(fh, feeds.Options{Format: fc.Format, Source: fc.Name, MinCount: fc.MinCount,
+			CIDRColumn: fc.CIDRColumn, StartColumn: fc.StartColumn, EndColumn: fc.EndColumn},
+			func(e feeds.Entry) { f.Entries = append(f.Entries, e) })
+		fh.Close()
+		if err != nil {
+			t.Logf("parse %s: %v", fc.Name, err)
+		}
+		out = append(out, f)
+	}
+	return out
+}
+
+func TestOracleTestdata(t *testing.T) {
+	t.Parallel()
+	cfg, err := builder.LoadConfig(filepath.Join(testenv.RepoRoot(), "testdata", "ipintel.toml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(t.TempDir(), "ipintel.mmdb")
+	if _, err := builder.Run(context.Background(), cfg, builder.RunOptions{Out: out, CacheDir: t.TempDir(), Epoch: 1}); err != nil {
+		t.Fatal(err)
+	}
+	db, err := maxminddb.Open(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	fs := parseConfigFeeds(t, cfg)
+	addrs := samples(fs, rand.New(rand.NewPCG(1, 2)), 2000)
+	for _, s := range []string{"77.90.185.20", "1.1.1.1", "10.1.2.3", "192.168.1.1", "224.0.0.1",
+		"2002:4d5a:b914::1", "::ffff:77.90.185.20", "2001:0:4d5a:b914::", "::4d5a:b914"} {
+		addrs = append(addrs, netip.MustParseAddr(s))
+	}
+	if len(addrs) < 2000 {
+		t.Fatalf("only %d sample addresses", len(addrs))
+	}
+	compareAll(t, db, fs, oracle.Options{IPv6Prefix: cfg.IPv6Prefix, IsReserved: builder.IsReserved}, addrs)
+}
+
+// synthetic returns random feeds whose entries overlap a lot: nested ASN
+// prefixes from three tables, every kind, asn-lists, an allowlist, IPv6
+// entries longer than /64, entries straddling reserved and aliased space.
+func synthetic(r *rand.Rand) []oracle.Feed {
+	v4 := func() netip.Prefix {
+		bases := []string{"8.0.0.0/6", "100.0.0.0/8", "223.255.0.0/16", "192.0.0.0/16"}
+		base := netip.MustParsePrefix(bases[r.IntN(len(bases))])
+		bits := base.Bits() + r.IntN(33-base.Bits())
+		if r.IntN(3) == 0 {
+			bits = min(32, bits+8)
+		}
+		return netip.PrefixFrom(randomIn(r, base), bits).Masked()
+	}
+	v6 := func() netip.Prefix {
+		bases := []string{"2a00::/20", "2002:800::/24", "fc00::/6", "2001:db8::/31"}
+		base := netip.MustParsePrefix(bases[r.IntN(len(bases))])
+		bits := base.Bits() + r.IntN(129-base.Bits())
+		return netip.PrefixFrom(randomIn(r, base), bits).Masked()
+	}
+	pfx := func() netip.Prefix {
+		if r.IntN(3) == 0 {
+			return v6()
+		}
+		return v4()
+	}
+	weights := []float64{0, 0.1, 0.25, 0.3, 0.5, 0.7, 0.9, 1, r.Float64()}
+	var fs []oracle.Feed
+	asns := []uint32{64500, 64501, 64502, 64503, 64504, 64505}
+	orgs := []string{"", "Example A", "Example B"}
+	for i := range 3 {
+		f := oracle.Feed{Name: "asn-" + string(rune('a'+i)), Kind: schema.KindASN}
+		for range 60 {
+			f.Entries = append(f.Entries, feeds.Entry{Prefix: pfx(), ASN: asns[r.IntN(len(asns))], Org: orgs[r.IntN(len(orgs))]})
+		}
+		fs = append(fs, f)
+	}
+	kinds := []string{schema.KindTor, schema.KindVPN, schema.KindPublicProxy, schema.KindResidentialProxy,
+		schema.KindHosting, schema.KindAbuse, schema.KindAbuse, schema.KindCrawler, schema.KindAllow}
+	for i, k := range kinds {
+		f := oracle.Feed{Name: k + "-" + string(rune('a'+i)), Kind: k, Weight: weights[r.IntN(len(weights))]}
+		if k == schema.KindAllow {
+			f.Weight = 0
+		}
+		n := 40
+		if k == schema.KindAllow {
+			n = 8
+		}
+		for range n {
+			f.Entries = append(f.Entries, feeds.Entry{Prefix: pfx()})
+		}
+		fs = append(fs, f)
+	}
+	for i, k := range []string{schema.KindHosting, schema.KindVPN} {
+		f := oracle.Feed{Name: "asnlist-" + string(rune('a'+i)), Kind: k, Weight: weights[r.IntN(len(weights))]}
+		for range 2 {
+			f.Entries = append(f.Entries, feeds.Entry{ASN: asns[r.IntN(len(asns))]})
+		}
+		fs = append(fs, f)
+	}
+	return fs
+}
+
+func buildFeeds(t testing.TB, fs []oracle.Feed, opts builder.Options) []byte {
+	t.Helper()
+	b, err := builder.New(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range fs {
+		if err := b.AddFeed(builder.Feed{Name: f.Name, Kind: f.Kind, Weight: f.Weight}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, f := range fs {
+		for _, e := range f.Entries {
+			if err := b.Add(f.Name, e); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	var buf bytes.Buffer
+	if _, err := b.WriteTo(&buf); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+func TestOracleSynthetic(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name string
+		opts builder.Options
+	}{
+		{"default", builder.Options{BuildEpoch: 1}},
+		{"keep-reserved-v6-48", builder.Options{BuildEpoch: 1, KeepReserved: true, IPv6Prefix: 48}},
+		{"v6-128", builder.Options{BuildEpoch: 1, IPv6Prefix: 128}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			r := rand.New(rand.NewPCG(42, 42))
+			for round := range 4 {
+				fs := synthetic(r)
+				db, err := maxminddb.OpenBytes(buildFeeds(t, fs, tc.opts))
+				if err != nil {
+					t.Fatal(err)
+				}
+				addrs := samples(fs, r, 500)
+				compareAll(t, db, fs, oracle.Options{IPv6Prefix: tc.opts.IPv6Prefix, KeepReserved: tc.opts.KeepReserved,
+					IsReserved: builder.IsReserved}, addrs)
+				if t.Failed() {
+					t.Fatalf("round %d failed", round)
+				}
+			}
+		})
+	}
+}

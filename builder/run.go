@@ -1,0 +1,445 @@
+package builder
+
+import (
+	"bufio"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/ipintel/ipintel/feeds"
+	"github.com/ipintel/ipintel/internal/schema"
+)
+
+// RunOptions configure [Run]. The zero value of every field means its default.
+type RunOptions struct {
+	// Out is the database to write; it wins over the config's out.
+	Out string
+	// CacheDir holds the feeds' last good copies; it wins over the
+	// config's cache_dir. Default: <user cache dir>/ipintel/<hash of the
+	// config file's path>.
+	CacheDir string
+	// Offline builds URL feeds from their cached copies only.
+	Offline bool
+	// Epoch is the MMDB build_epoch (Unix seconds). Default: the newest
+	// Last-Modified among the copies used, so rebuilding the same copies
+	// gives the same file; when no copy has one, the current time.
+	Epoch int64
+	// Fetcher fetches the feeds. Default: a feeds.Fetcher over CacheDir.
+	Fetcher *feeds.Fetcher
+	// Logger receives warnings (gate failures, fallbacks, bad lines).
+	// Default: discard.
+	Logger *slog.Logger
+	// Progress, when set, is called as each feed moves through its stages.
+	Progress func(Progress)
+	// Version is recorded in the manifest as "ipintel <Version>".
+	Version string
+	// Now returns the current time for max_age. Default time.Now.
+	Now func() time.Time
+}
+
+// Progress reports one step of a build.
+type Progress struct {
+	Feed    string // "" for whole-build stages
+	Stage   string // "fetching", "parsing", "ok", "fallback", "failed", "merging", "writing", "done"
+	Entries int    // entries parsed so far (parsing) or used (ok, fallback)
+}
+
+// FeedSummary is one feed's line of a [Summary].
+type FeedSummary struct {
+	Name       string `json:"name"`
+	Kind       string `json:"kind"`
+	Format     string `json:"format"`
+	Entries    int    `json:"entries"`
+	Invalid    int    `json:"invalid"`
+	Prefixes   int    `json:"prefixes"`
+	IPv4       int    `json:"ipv4"`
+	IPv6       int    `json:"ipv6"`
+	ASNs       int    `json:"asns,omitempty"`
+	Reserved   int    `json:"reserved_dropped,omitempty"`
+	Gate       string `json:"gate"`
+	GateReason string `json:"gate_reason,omitempty"`
+	FromCache  bool   `json:"from_cache,omitempty"`
+}
+
+// CategorySummary is one category's line of a [Summary].
+type CategorySummary struct {
+	Category string `json:"category"`
+	CategoryStats
+}
+
+// Summary describes a finished build.
+type Summary struct {
+	Out        string            `json:"out"`
+	Size       int64             `json:"size"`
+	BuildEpoch int64             `json:"build_epoch"`
+	Networks   int               `json:"networks"`
+	Records    int               `json:"records"`
+	Reserved   int               `json:"reserved_dropped"`
+	Feeds      []FeedSummary     `json:"feeds"`
+	Categories []CategorySummary `json:"categories"`
+	Seconds    float64           `json:"seconds"`
+}
+
+// beforeRename is a test hook run after the temporary file is written and
+// synced, just before it is renamed over the output.
+var beforeRename func(tmp string) error
+
+// DefaultCacheDir returns the cache directory used for a config file that
+// names none: one per config file under the user's cache directory, so
+// that building the bundled testdata never writes into the repository.
+func DefaultCacheDir(configPath string) string {
+	base, err := os.UserCacheDir()
+	if err != nil {
+		base = os.TempDir()
+	}
+	abs, err := filepath.Abs(configPath)
+	if err != nil {
+		abs = configPath
+	}
+	sum := sha256.Sum256([]byte(abs))
+	return filepath.Join(base, "ipintel", hex.EncodeToString(sum[:6]))
+}
+
+// Run builds the database a config describes: it fetches and parses every
+// feed, applies the sanity gates (falling back to a feed's last good copy,
+// or failing, per its on_gate_failure), merges, and writes the MMDB
+// through a temporary file in the output directory that is synced and
+// renamed over the old one, so a failed or killed build leaves the old
+// database intact. A feed that fails with on_gate_failure = "fail" fails
+// the build with a *GateError.
+func Run(ctx context.Context, cfg *Config, opts RunOptions) (*Summary, error) {
+	start := time.Now()
+	out := opts.Out
+	if out == "" {
+		out = cfg.Out
+	}
+	if out == "" {
+		return nil, errors.New("no output file: set out in the config or pass -out")
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	now := opts.Now
+	if now == nil {
+		now = time.Now
+	}
+	progress := opts.Progress
+	if progress == nil {
+		progress = func(Progress) {}
+	}
+	fetcher := opts.Fetcher
+	if fetcher == nil {
+		dir := opts.CacheDir
+		if dir == "" {
+			dir = cfg.CacheDir
+		}
+		if dir == "" {
+			dir = DefaultCacheDir(cfg.Path)
+		}
+		fetcher = &feeds.Fetcher{CacheDir: dir, Offline: opts.Offline, Logger: log}
+	}
+
+	prev, _, err := ReadManifest(out)
+	if err != nil {
+		log.Warn("previous build's manifest unreadable: max_shrink gates skipped", "err", err)
+	}
+	prevFeed := func(name string) *schema.ManifestFeed {
+		if prev == nil {
+			return nil
+		}
+		for i := range prev.Feeds {
+			if prev.Feeds[i].Name == name {
+				return &prev.Feeds[i]
+			}
+		}
+		return nil
+	}
+
+	b, err := New(Options{
+		IPv6Prefix:   cfg.IPv6Prefix,
+		KeepReserved: cfg.KeepReserved,
+		DatabaseType: cfg.DatabaseType,
+	})
+	if err != nil {
+		return nil, err
+	}
+	manifest := &schema.Manifest{
+		Builder:       strings.TrimSpace("ipintel " + opts.Version),
+		SchemaVersion: schema.SchemaVersion,
+		DatabaseType:  cfg.DatabaseType,
+		ConfigSHA256:  cfg.SHA256,
+		IPv6Prefix:    cfg.IPv6Prefix,
+		Weights:       cfg.CategoryWeights(),
+		Block:         schema.DefaultBlockThreshold,
+		Challenge:     schema.DefaultChallengeThreshold,
+	}
+	sum := &Summary{Out: out}
+	var newest time.Time
+	for _, fc := range cfg.Feeds {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		if err := b.AddFeed(Feed{Name: fc.Name, Kind: fc.Kind, Weight: cfg.EffectiveWeight(fc)}); err != nil {
+			return nil, err
+		}
+		mf, err := runFeed(ctx, cfg, fc, b, fetcher, prevFeed(fc.Name), now(), log, progress)
+		if err != nil {
+			return nil, err
+		}
+		if t, err := http.ParseTime(mf.LastModified); err == nil && t.After(newest) {
+			newest = t
+		}
+		fs, _ := b.FeedStats(fc.Name)
+		mf.Prefixes = fs.IPv4 + fs.IPv6
+		mf.ASNs = fs.ASNs
+		manifest.Feeds = append(manifest.Feeds, mf)
+		sum.Feeds = append(sum.Feeds, FeedSummary{
+			Name: fc.Name, Kind: fc.Kind, Format: string(fc.Format),
+			Entries: mf.Entries, Invalid: mf.Invalid, Prefixes: mf.Prefixes,
+			IPv4: fs.IPv4, IPv6: fs.IPv6, ASNs: fs.ASNs, Reserved: fs.Reserved + fs.Aliased,
+			Gate: mf.Gate, GateReason: mf.GateReason, FromCache: mf.FromCache,
+		})
+	}
+
+	epoch := opts.Epoch
+	if epoch == 0 {
+		epoch = newest.Unix()
+		if newest.IsZero() {
+			epoch = now().Unix()
+		}
+	}
+	manifest.BuildEpoch = epoch
+	b.opts.BuildEpoch = epoch
+	b.opts.Manifest = manifest
+
+	progress(Progress{Stage: "merging"})
+	size, err := writeAtomic(out, func(w io.Writer) (int64, error) {
+		progress(Progress{Stage: "writing"})
+		return b.WriteTo(w)
+	})
+	if err != nil {
+		return nil, err
+	}
+	st := b.Stats()
+	sum.Size = size
+	sum.BuildEpoch = epoch
+	sum.Networks = st.Networks
+	sum.Records = st.Records
+	sum.Reserved = st.Reserved
+	for _, c := range schema.Categories() {
+		sum.Categories = append(sum.Categories, CategorySummary{Category: c.Name(), CategoryStats: st.Categories[c.Name()]})
+	}
+	sum.Seconds = time.Since(start).Seconds()
+	progress(Progress{Stage: "done"})
+	return sum, nil
+}
+
+// runFeed fetches, parses and gates one feed and adds the copy it settles
+// on to b. It returns the feed's manifest line; an error only when the
+// build must fail.
+func runFeed(ctx context.Context, cfg *Config, fc FeedConfig, b *Builder, f *feeds.Fetcher,
+	prev *schema.ManifestFeed, now time.Time, log *slog.Logger, progress func(Progress)) (schema.ManifestFeed, error) {
+	mf := schema.ManifestFeed{
+		Name: fc.Name, Kind: fc.Kind, Format: string(fc.Format), URL: fc.URL,
+		Weight: cfg.EffectiveWeight(fc),
+	}
+	progress(Progress{Feed: fc.Name, Stage: "fetching"})
+	var reason string
+	var cause error
+	d, err := f.Fetch(ctx, fc.Name, fc.URL, cfg.Dir)
+	var p *parsed
+	if err != nil {
+		reason, cause = fmt.Sprintf("fetch failed: %v", err), err
+	} else {
+		progress(Progress{Feed: fc.Name, Stage: "parsing"})
+		p, err = parseCopy(fc, d, progress)
+		switch {
+		case err != nil:
+			reason, cause = fmt.Sprintf("read failed: %v", err), err
+		default:
+			reason = checkGates(fc, d, p.stats.Records, prev, now)
+		}
+	}
+	if reason == "" {
+		if err := p.addTo(b, fc.Name); err != nil {
+			return mf, err
+		}
+		if err := d.Commit(p.stats.Records); err != nil {
+			log.Warn("could not keep the copy as the last good one", "feed", fc.Name, "err", err)
+		}
+		p.fill(&mf, d, GateOK, "")
+		progress(Progress{Feed: fc.Name, Stage: GateOK, Entries: p.stats.Records})
+		return mf, nil
+	}
+	if d != nil {
+		if err := d.Discard(); err != nil {
+			log.Warn("could not discard the rejected copy", "feed", fc.Name, "err", err)
+		}
+	}
+	if fc.OnGateFailure == OnGateFail {
+		progress(Progress{Feed: fc.Name, Stage: GateFailed})
+		return mf, &GateError{Feed: fc.Name, Reason: reason + " (on_gate_failure = fail)", Err: cause}
+	}
+	good, err := f.LastGood(fc.Name)
+	if err == nil {
+		var gp *parsed
+		gp, err = parseCopy(fc, good, progress)
+		if err == nil {
+			if err := gp.addTo(b, fc.Name); err != nil {
+				return mf, err
+			}
+			log.Warn("feed failed its gate: using its last good copy", "feed", fc.Name, "reason", reason,
+				"copy_fetched_at", good.FetchedAt.Format(time.RFC3339), "entries", gp.stats.Records)
+			gp.fill(&mf, good, GateFallback, reason)
+			mf.FromCache = true
+			progress(Progress{Feed: fc.Name, Stage: GateFallback, Entries: gp.stats.Records})
+			return mf, nil
+		}
+	}
+	log.Warn("feed failed its gate and has no usable last good copy: left out of this build",
+		"feed", fc.Name, "reason", reason, "err", err)
+	mf.Gate, mf.GateReason = GateFailed, reason
+	progress(Progress{Feed: fc.Name, Stage: GateFailed})
+	return mf, nil
+}
+
+// parsed is one copy of a feed, parsed and held until its gates pass.
+type parsed struct {
+	entries []feeds.Entry
+	stats   feeds.Stats
+	sha256  string
+}
+
+func parseCopy(fc FeedConfig, d *feeds.Download, progress func(Progress)) (*parsed, error) {
+	r, err := d.Open()
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	p := &parsed{sha256: d.SHA256}
+	opts := feeds.Options{
+		Format: fc.Format, Source: fc.Name, MinCount: fc.MinCount,
+		CIDRColumn: fc.CIDRColumn, StartColumn: fc.StartColumn, EndColumn: fc.EndColumn,
+	}
+	st, err := feeds.Parse(r, opts, func(e feeds.Entry) {
+		p.entries = append(p.entries, e)
+		if len(p.entries)%100000 == 0 {
+			progress(Progress{Feed: fc.Name, Stage: "parsing", Entries: len(p.entries)})
+		}
+	})
+	p.stats = st
+	if err := fatalParseError(err); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// fatalParseError returns the errors of a Parse that are not bad lines: a
+// read error, a broken gzip stream, an unknown format.
+func fatalParseError(err error) error {
+	if err == nil {
+		return nil
+	}
+	var all []error
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		all = j.Unwrap()
+	} else {
+		all = []error{err}
+	}
+	var fatal []error
+	for _, e := range all {
+		if _, ok := errors.AsType[*feeds.LineError](e); !ok {
+			fatal = append(fatal, e)
+		}
+	}
+	return errors.Join(fatal...)
+}
+
+func (p *parsed) addTo(b *Builder, name string) error {
+	for _, e := range p.entries {
+		if err := b.Add(name, e); err != nil {
+			return err
+		}
+	}
+	p.entries = nil
+	return nil
+}
+
+func (p *parsed) fill(mf *schema.ManifestFeed, d *feeds.Download, gate, reason string) {
+	mf.Entries = p.stats.Records
+	mf.Invalid = p.stats.Invalid
+	mf.SHA256 = p.sha256
+	mf.LastModified = d.LastModified
+	mf.ETag = d.ETag
+	if isURL(d.URL) && !d.FetchedAt.IsZero() {
+		// A file feed is read, not fetched: leaving out the time it was
+		// read keeps rebuilds from the same files byte-identical.
+		mf.FetchedAt = d.FetchedAt.UTC().Format(time.RFC3339)
+	}
+	mf.Gate, mf.GateReason = gate, reason
+	mf.FromCache = d.FromCache && isURL(d.URL)
+}
+
+func isURL(s string) bool {
+	l := strings.ToLower(s)
+	return strings.HasPrefix(l, "http://") || strings.HasPrefix(l, "https://")
+}
+
+// writeAtomic writes a file through a temporary file in its directory:
+// write, fsync, close, rename, fsync the directory. Until the rename the
+// old file is untouched; on any error the temporary file is removed.
+func writeAtomic(path string, write func(io.Writer) (int64, error)) (n int64, err error) {
+	dir := filepath.Dir(path)
+	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*.tmp")
+	if err != nil {
+		return 0, fmt.Errorf("write %s: %w", path, err)
+	}
+	defer func() {
+		if err != nil {
+			tmp.Close()
+			os.Remove(tmp.Name())
+		}
+	}()
+	bw := bufio.NewWriterSize(tmp, 1<<20)
+	if n, err = write(bw); err != nil {
+		return n, fmt.Errorf("write %s: %w", path, err)
+	}
+	if err = bw.Flush(); err != nil {
+		return n, fmt.Errorf("write %s: %w", path, err)
+	}
+	if err = tmp.Chmod(0o644); err != nil {
+		return n, fmt.Errorf("write %s: %w", path, err)
+	}
+	if err = tmp.Sync(); err != nil {
+		return n, fmt.Errorf("sync %s: %w", tmp.Name(), err)
+	}
+	if err = tmp.Close(); err != nil {
+		return n, fmt.Errorf("close %s: %w", tmp.Name(), err)
+	}
+	if beforeRename != nil {
+		if err = beforeRename(tmp.Name()); err != nil {
+			return n, fmt.Errorf("write %s: %w", path, err)
+		}
+	}
+	if err = os.Rename(tmp.Name(), path); err != nil {
+		return n, fmt.Errorf("replace %s: %w", path, err)
+	}
+	if d, derr := os.Open(dir); derr == nil {
+		serr := d.Sync()
+		d.Close()
+		if serr != nil {
+			return n, fmt.Errorf("sync directory %s: %w", dir, serr)
+		}
+	}
+	return n, nil
+}
