@@ -15,7 +15,8 @@ import (
 // The mmdb format imports a MaxMind DB file written by someone else:
 // GeoLite2-ASN, GeoIP2-ISP, GeoIP2-Anonymous-IP, GeoIP-Anonymous-Plus,
 // GeoIP-Residential-Proxy, or a database ipintel built. One record is one
-// network of the search tree that has data; it yields one Entry with:
+// network of the search tree whose data ipintel can use; it yields one
+// Entry with:
 //
 //	Prefix      the network; IPv4 networks of an IPv6 database come out once,
 //	            as IPv4 (the ::ffff:0:0/96, 2001::/32 and 2002::/16 aliases
@@ -27,11 +28,13 @@ import (
 //	            is_crawler, is_allowlisted; every network of a
 //	            GeoIP-Residential-Proxy database is a residential proxy
 //
-// Other keys are ignored. A network whose data is not a map (test databases
-// hold bare strings) carries none of these fields and is counted in
-// Stats.Skipped; a map whose known keys have other types is a bad record,
-// reported with its record number as the line. Line is the 1-based number of
-// the network in walk order.
+// Other keys are ignored. A network that yields none of these (MaxMind's
+// databases fill the gaps between networks with empty maps; a City database
+// has none of the keys; test databases hold bare strings) is counted in
+// Stats.Skipped rather than emitted, so that a feed's kind is never applied
+// to filler. A map whose known keys have other types is a bad record,
+// reported with its network number as the line. Line is the 1-based number
+// of the network in walk order, skipped networks included.
 //
 // This is the one format that is not streamed: an MMDB is a search tree
 // with pointers into a data section and its metadata sits at the end, so it
@@ -65,7 +68,7 @@ type mmdbRecord struct {
 // mmdbDecoded is what one data record turns into.
 type mmdbDecoded struct {
 	entry Entry // Prefix and Line unset
-	skip  bool  // the data is not a map
+	skip  bool  // nothing ipintel reads
 	err   error
 }
 
@@ -110,6 +113,7 @@ func parseMMDB(r io.Reader, p *parser) error {
 			} else {
 				d.entry = rec.entry()
 				d.entry.Categories |= implied
+				d.skip = d.entry.ASN == 0 && d.entry.Org == "" && d.entry.Categories == 0
 			}
 			cache[res.Offset()] = d
 		}

@@ -27,7 +27,15 @@ for fn in sorted(glob.glob(sys.argv[1])):
                     net = ipaddress.IPv4Network(((val & ((1 << (depth - 96)) - 1)) << (128 - depth), depth - 96))
             else:
                 net = ipaddress.IPv4Network((val << (32 - depth), depth))
-            if not isinstance(rec, dict):
+            # A network counts when it carries something ipintel reads: an
+            # ASN, an organisation, a category, or any data at all in a
+            # residential-proxy database (the type implies the category).
+            useful = isinstance(rec, dict) and (
+                "Residential-Proxy" in md.database_type
+                or rec.get("autonomous_system_number")
+                or any(rec.get(k) for k in ("autonomous_system_organization", "organization", "isp"))
+                or any(rec.get(c) is True for c in CATS))
+            if not useful:
                 skipped += 1
                 continue
             recs += 1
