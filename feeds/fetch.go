@@ -5,6 +5,7 @@ import (
 	"compress/gzip"
 	"context"
 	"crypto/sha256"
+	"crypto/tls"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -99,8 +100,9 @@ type Fetcher struct {
 	// Required for http(s) feeds; without it file feeds are read but
 	// Commit keeps no copy of them. Created when missing.
 	CacheDir string
-	// Client sends the requests. Default: a client with dial, TLS and
-	// response-header time-outs. Its CheckRedirect, when nil, is replaced
+	// Client sends the requests. Default: a client with dial and TLS
+	// handshake time-outs (Timeout bounds the rest), honouring the proxy
+	// environment variables. Its CheckRedirect, when nil, is replaced
 	// by one that stops after 10 redirects.
 	Client *http.Client
 	// UserAgent is sent with every request. Default
@@ -226,15 +228,24 @@ func (f *Fetcher) Fetch(ctx context.Context, name, src, baseDir string) (*Downlo
 			err = fmt.Errorf("offline and no usable cached copy: %w", err)
 		} else if d.URL != src {
 			f.logger().Warn("offline: using the cached copy of another URL",
-				"feed", name, "url", src, "cached_url", d.URL)
+				"feed", name, "url", redact(src), "cached_url", redact(d.URL))
 		}
 	default:
 		d, err = f.fetchHTTP(ctx, name, src)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("fetch %s from %s: %w", name, src, err)
+		return nil, fmt.Errorf("fetch %s from %s: %w", name, redact(src), err)
 	}
 	return d, nil
+}
+
+// redact hides the password of a URL with user information, for errors
+// and logs.
+func redact(src string) string {
+	if u, err := url.Parse(src); err == nil && u.User != nil {
+		return u.Redacted()
+	}
+	return src
 }
 
 type sourceKind uint8
@@ -343,7 +354,7 @@ func (f *Fetcher) fetchHTTP(ctx context.Context, name, src string) (*Download, e
 		good = nil
 	case good.URL != src:
 		f.logger().Info("cached copy is from another URL, fetching unconditionally",
-			"feed", name, "url", src, "cached_url", good.URL)
+			"feed", name, "url", redact(src), "cached_url", redact(good.URL))
 		good = nil
 	}
 	retries := f.Retries
@@ -363,7 +374,7 @@ func (f *Fetcher) fetchHTTP(ctx context.Context, name, src string) (*Download, e
 			return nil, err
 		}
 		wait = f.backoff(attempt, wait)
-		f.logger().Warn("fetch failed, retrying", "feed", name, "url", src,
+		f.logger().Warn("fetch failed, retrying", "feed", name, "url", redact(src),
 			"attempt", attempt+1, "of", retries+1, "wait", wait, "err", err)
 		t := time.NewTimer(wait)
 		select {
@@ -400,7 +411,7 @@ func (f *Fetcher) attempt(ctx context.Context, name, src string, good *Download)
 	}
 	resp, err := f.client().Do(req)
 	if err != nil {
-		if errors.Is(err, errTooManyRedirects) || ctx.Err() != nil {
+		if permanent(ctx, err) {
 			return nil, -1, err
 		}
 		return nil, 0, err
@@ -412,17 +423,17 @@ func (f *Fetcher) attempt(ctx context.Context, name, src string, good *Download)
 		if good == nil || (good.ETag == "" && good.LastModified == "") {
 			return nil, -1, errUnexpected304
 		}
-		d := *good
-		d.URL = src
-		d.NotModified = true
-		d.FetchedAt = now
+		nm := *good
+		nm.URL = src
+		nm.NotModified = true
+		nm.FetchedAt = now
 		if v := resp.Header.Get("ETag"); v != "" {
-			d.ETag = v
+			nm.ETag = v
 		}
 		if v := resp.Header.Get("Last-Modified"); v != "" {
-			d.LastModified = v
+			nm.LastModified = v
 		}
-		return &d, 0, nil
+		return &nm, 0, nil
 	case resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500:
 		return nil, retryAfter(resp.Header.Get("Retry-After"), now), statusError(src, resp)
 	case resp.StatusCode < 200 || resp.StatusCode > 299 || resp.StatusCode == http.StatusPartialContent:
@@ -449,8 +460,7 @@ func (f *Fetcher) attempt(ctx context.Context, name, src string, good *Download)
 		if errors.Is(err, errTooLarge) || ctx.Err() != nil {
 			return nil, -1, err
 		}
-		var pe *os.PathError
-		if errors.As(err, &pe) && pe.Path == tmp.Name() { // a local write error
+		if pe, ok := errors.AsType[*os.PathError](err); ok && pe.Path == tmp.Name() { // a local write error
 			return nil, -1, err
 		}
 		return nil, 0, fmt.Errorf("read body: %w", err)
@@ -467,6 +477,17 @@ func (f *Fetcher) attempt(ctx context.Context, name, src string, good *Download)
 		f:            f,
 		state:        stateCandidate,
 	}, 0, nil
+}
+
+// permanent reports whether a request error is not worth retrying: the
+// caller's context ended, the redirect limit was hit, or the server's
+// certificate is not trusted.
+func permanent(ctx context.Context, err error) bool {
+	if ctx.Err() != nil || errors.Is(err, errTooManyRedirects) {
+		return true
+	}
+	_, bad := errors.AsType[*tls.CertificateVerificationError](err)
+	return bad
 }
 
 func statusError(src string, resp *http.Response) error {
@@ -564,7 +585,6 @@ var defaultClient = sync.OnceValue(func() *http.Client {
 	t := http.DefaultTransport.(*http.Transport).Clone()
 	t.DialContext = (&net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}).DialContext
 	t.TLSHandshakeTimeout = 10 * time.Second
-	t.ResponseHeaderTimeout = 30 * time.Second
 	t.ExpectContinueTimeout = time.Second
 	t.IdleConnTimeout = 90 * time.Second
 	return &http.Client{Transport: t, CheckRedirect: checkRedirect}

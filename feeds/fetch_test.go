@@ -5,11 +5,13 @@ import (
 	"compress/gzip"
 	"context"
 	"crypto/sha256"
+	"crypto/tls"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
+	stdlog "log"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -1202,4 +1204,55 @@ func TestCommitConcurrentSameName(t *testing.T) {
 		t.Errorf("cache holds %d bodies after concurrent commits, want 1", bodies)
 	}
 	checkNoTemps(t, f.CacheDir)
+}
+
+// TestFetchRedactsPassword checks that a password in a feed URL appears
+// neither in errors nor in the log.
+func TestFetchRedactsPassword(t *testing.T) {
+	t.Parallel()
+	ts := newTestServer(t, status(503))
+	f, log := testFetcher(t)
+	src := strings.Replace(ts.URL, "http://", "http://reader:s3cret@", 1) + "/feed"
+	_, err := f.Fetch(t.Context(), "feed", src, "")
+	if err == nil {
+		t.Fatal("Fetch succeeded against a 503")
+	}
+	if strings.Contains(err.Error(), "s3cret") || strings.Contains(log.String(), "s3cret") {
+		t.Errorf("password leaked:\nerror: %v\nlog:\n%s", err, log)
+	}
+	if !strings.Contains(err.Error(), "reader:xxxxx@") {
+		t.Errorf("error %q does not name the redacted URL", err)
+	}
+}
+
+// TestFetchTLS fetches over https with a client that trusts the test
+// server, and checks that an untrusted certificate fails at once, without
+// retries.
+func TestFetchTLS(t *testing.T) {
+	t.Parallel()
+	want := readTestdata(t, "list.txt")
+	ts := httptest.NewUnstartedServer(serve(want, `"tls"`, time.Time{}))
+	ts.Config.ErrorLog = stdlog.New(io.Discard, "", 0) // the failed handshake below is expected
+	ts.StartTLS()
+	t.Cleanup(ts.Close)
+
+	f, _ := testFetcher(t)
+	f.Client = ts.Client()
+	d, err := f.Fetch(t.Context(), "feed", ts.URL+"/feed", "")
+	if err != nil {
+		t.Fatalf("https Fetch: %v", err)
+	}
+	if !bytes.Equal(body(t, d), want) {
+		t.Errorf("https body differs")
+	}
+	d.Discard()
+
+	u, log := testFetcher(t) // the default client does not trust the test CA
+	_, err = u.Fetch(t.Context(), "feed", ts.URL+"/feed", "")
+	if _, ok := errors.AsType[*tls.CertificateVerificationError](err); !ok {
+		t.Errorf("Fetch with an untrusted certificate = %v, want a *tls.CertificateVerificationError", err)
+	}
+	if strings.Contains(log.String(), "retrying") {
+		t.Errorf("an untrusted certificate was retried:\n%s", log)
+	}
 }
