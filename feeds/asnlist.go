@@ -73,7 +73,7 @@ func parseASNList(r io.Reader, p *parser) error {
 			}
 		case comma >= 0 && (comment < 0 || comma < comment):
 			key := asnListTrim(t[:comma])
-			if first && bytes.IndexAny(key, "0123456789") < 0 {
+			if first && !bytes.ContainsAny(key, "0123456789") {
 				return // the header row
 			}
 			asn, err = parseASNToken(string(key))
