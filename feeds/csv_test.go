@@ -27,8 +27,8 @@ func TestParseCSV(t *testing.T) {
 			want: []string{"2 1.178.1.0/24", "3 2001:db8::/32"},
 		},
 		{
-			name: "header by name, any column", records: 1,
-			in:   "vendor,Network\r\nAWS,192.0.2.0/24\r\n",
+			name: "header by name, any column, byte order mark", records: 1,
+			in:   "\ufeffvendor,Network\r\nAWS,192.0.2.0/24\r\n",
 			want: []string{"2 192.0.2.0/24"},
 		},
 		{

@@ -42,7 +42,8 @@ func (r *refResult) accept(line int, pfxs []netip.Prefix) {
 }
 
 // refLines splits text into lines as the feeds see them: split at '\n',
-// one trailing '\r' removed, no empty last line after a final '\n'.
+// one trailing '\r' removed, no empty last line after a final '\n', no
+// byte order mark at the start.
 func refLines(text string) []string {
 	lines := strings.Split(text, "\n")
 	if lines[len(lines)-1] == "" {
@@ -50,6 +51,9 @@ func refLines(text string) []string {
 	}
 	for i, l := range lines {
 		lines[i] = strings.TrimSuffix(l, "\r")
+	}
+	if len(lines) > 0 {
+		lines[0] = strings.TrimPrefix(lines[0], "\ufeff")
 	}
 	return lines
 }

@@ -84,6 +84,11 @@ func TestParseIPList(t *testing.T) {
 			want: []string{"1 192.0.2.1/32", "4 192.0.2.2/32"},
 		},
 		{
+			name: "byte order mark", records: 1,
+			in:   "\ufeff192.0.2.1\n\ufeff192.0.2.2\n",
+			want: []string{"1 192.0.2.1/32"}, invalid: []int{2},
+		},
+		{
 			name: "no trailing newline", records: 1,
 			in:   "198.51.100.7",
 			want: []string{"1 198.51.100.7/32"},

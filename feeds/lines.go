@@ -45,8 +45,12 @@ const maxLineLen = 1 << 20
 
 var errLineTooLong = errors.New("line too long")
 
+// utf8BOM is the byte order mark that Windows tools put before UTF-8 text.
+var utf8BOM = []byte{0xef, 0xbb, 0xbf}
+
 // eachLine calls fn with every line of r (without the line ending, CR
-// stripped) and its 1-based number. fn must not keep line. A line longer
+// stripped, and without a byte order mark at the start of the first line)
+// and its 1-based number. fn must not keep line. A line longer
 // than maxLineLen is reported through p.bad and skipped. eachLine returns
 // the first read error other than io.EOF.
 func eachLine(r io.Reader, p *parser, fn func(n int, line []byte)) error {
@@ -77,6 +81,9 @@ func eachLine(r io.Reader, p *parser, fn func(n int, line []byte)) error {
 			n++
 			line = bytes.TrimSuffix(line, []byte{'\n'})
 			line = bytes.TrimSuffix(line, []byte{'\r'})
+			if n == 1 {
+				line = bytes.TrimPrefix(line, utf8BOM)
+			}
 			if len(line) > maxLineLen {
 				p.bad(n, line, errLineTooLong)
 			} else {
