@@ -18,12 +18,13 @@ import (
 
 // The cache directory holds, per feed name N:
 //
-//	N.json              the sidecar: what the good copy is (see sidecar)
-//	N.<sha256[:16]>.body the good copy's bytes, named after their hash
-//	.N.<random>.tmp     a download candidate or a file being written
+//	N.json          the sidecar: what the good copy is (see sidecar)
+//	N.<sha256>.body the good copy's bytes, named after their hash
+//	.N.<random>.tmp a download candidate or a file being written
 //
 // Feed names cannot contain '.', so these names never collide between
-// feeds. The sidecar is the single commit point: a body is renamed into
+// feeds. Naming a body after its full hash means a new body never
+// overwrites the good one unless the bytes are the same. The sidecar is the single commit point: a body is renamed into
 // place first and the sidecar, written atomically, then points at it. A
 // crash between the two leaves the old sidecar pointing at the old body,
 // which is still there: the good copy is never lost, only an orphaned body
@@ -84,7 +85,7 @@ func checkName(name string) error {
 	return nil
 }
 
-func bodyName(name, sum string) string { return name + "." + sum[:16] + bodyExt }
+func bodyName(name, sum string) string { return name + "." + sum + bodyExt }
 
 // LastGood returns the cached good copy of the feed name, as last
 // committed, after checking its size and SHA-256 against the sidecar. When

@@ -432,6 +432,18 @@ func TestFetchFailuresKeepGoodCopy(t *testing.T) {
 			check:    func(err error) bool { return errors.Is(err, context.DeadlineExceeded) },
 		},
 		{
+			name: "slow-headers-beyond-timeout",
+			handler: func(w http.ResponseWriter, r *http.Request) {
+				select {
+				case <-r.Context().Done():
+				case <-time.After(5 * time.Second):
+				}
+			},
+			tweak:    func(f *Fetcher) { f.Timeout = 200 * time.Millisecond; f.Retries = 1 },
+			wantReqs: 2,
+			check:    func(err error) bool { return errors.Is(err, context.DeadlineExceeded) },
+		},
+		{
 			name: "content-length-lie",
 			handler: func(w http.ResponseWriter, _ *http.Request) {
 				w.Header().Set("Content-Length", strconv.Itoa(len(next)))
@@ -727,6 +739,7 @@ func TestFetchDiscard(t *testing.T) {
 	if d.FromCache || !bytes.Equal(body(t, d), v2) {
 		t.Fatalf("Fetch did not return the new body as a candidate")
 	}
+	checkGood(t, f, "feed", v1, 121) // a candidate is not the good copy until Commit
 	cand := d.Path
 	if err := d.Discard(); err != nil {
 		t.Fatalf("Discard: %v", err)
