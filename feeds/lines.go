@@ -45,8 +45,8 @@ const maxLineLen = 1 << 20
 
 var errLineTooLong = errors.New("line too long")
 
-// utf8BOM is the byte order mark that Windows tools put before UTF-8 text.
-var utf8BOM = []byte{0xef, 0xbb, 0xbf}
+// byteOrderMark is the byte order mark that Windows tools put before UTF-8 text.
+var byteOrderMark = []byte{0xef, 0xbb, 0xbf}
 
 // eachLine calls fn with every line of r (without the line ending, CR
 // stripped, and without a byte order mark at the start of the first line)
@@ -82,7 +82,7 @@ func eachLine(r io.Reader, p *parser, fn func(n int, line []byte)) error {
 			line = bytes.TrimSuffix(line, []byte{'\n'})
 			line = bytes.TrimSuffix(line, []byte{'\r'})
 			if n == 1 {
-				line = bytes.TrimPrefix(line, utf8BOM)
+				line = bytes.TrimPrefix(line, byteOrderMark)
 			}
 			if len(line) > maxLineLen {
 				p.bad(n, line, errLineTooLong)
