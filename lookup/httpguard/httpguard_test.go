@@ -1,0 +1,218 @@
+package httpguard_test
+
+import (
+	"flag"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
+	"os"
+	"testing"
+
+	"github.com/maxmind/mmdbwriter"
+	"github.com/maxmind/mmdbwriter/mmdbtype"
+	"go4.org/netipx"
+
+	"github.com/ipintel/ipintel/internal/schema"
+	"github.com/ipintel/ipintel/lookup"
+	"github.com/ipintel/ipintel/lookup/httpguard"
+)
+
+var update = flag.Bool("update", false, "rewrite testdata/guard.mmdb")
+
+const fixture = "testdata/guard.mmdb"
+
+// TestFixture rewrites testdata/guard.mmdb with -update and checks that the
+// committed file holds what the tests and the example expect.
+func TestFixture(t *testing.T) {
+	if *update {
+		writeFixture(t)
+	}
+	db := openFixture(t)
+	for _, tt := range []struct {
+		addr string
+		cats lookup.Category
+	}{
+		{"192.0.2.7", lookup.CategoryTorExit},
+		{"198.51.100.7", lookup.CategoryVPN},
+		{"2001:db8::1", lookup.CategoryHosting},
+	} {
+		rec, ok := db.Lookup(netip.MustParseAddr(tt.addr))
+		if !ok || rec.Categories != tt.cats {
+			t.Errorf("Lookup(%s) = %v, %v, want %v", tt.addr, rec.Categories, ok, tt.cats)
+		}
+	}
+}
+
+func writeFixture(t *testing.T) {
+	tree, err := mmdbwriter.New(mmdbwriter.Options{
+		BuildEpoch: 1767323045, DatabaseType: schema.DefaultDatabaseType,
+		Description: map[string]string{"en": "httpguard test database"}, IncludeReservedNetworks: true,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range []struct {
+		cidr   string
+		key    string
+		score  uint16
+		source string
+	}{
+		{"192.0.2.0/24", schema.KeyIsTorExitNode, 90, "tor-exits"},
+		{"198.51.100.0/24", schema.KeyIsAnonymousVPN, 50, "vpn-ranges"},
+		{"2001:db8::/32", schema.KeyIsHostingProvider, 40, "hosting"},
+	} {
+		rec := mmdbtype.Map{
+			mmdbtype.String(n.key): mmdbtype.Bool(true),
+			schema.KeyIsAnonymous:  mmdbtype.Bool(true),
+			schema.KeyRiskScore:    mmdbtype.Uint16(n.score),
+			schema.KeySources:      mmdbtype.Slice{mmdbtype.String(n.source)},
+			schema.KeyASN:          mmdbtype.Uint32(64500),
+			schema.KeyASOrg:        mmdbtype.String("Example Net"),
+		}
+		if err := tree.Insert(netipx.PrefixIPNet(netip.MustParsePrefix(n.cidr)), rec); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f, err := os.Create(fixture)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tree.WriteTo(f); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func openFixture(tb testing.TB) *lookup.DB {
+	tb.Helper()
+	db, err := lookup.Open(fixture)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return db
+}
+
+func TestGuard(t *testing.T) {
+	t.Parallel()
+	h := lookup.NewHandle(openFixture(t))
+	challenged := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, v, ok := httpguard.FromContext(r.Context()); !ok || v.Action != lookup.ActionChallenge {
+			t.Errorf("OnChallenge: FromContext = %v, %v", v, ok)
+		}
+		http.Redirect(w, r, "/captcha", http.StatusSeeOther)
+	})
+	strict := lookup.Policy{BlockAt: 40}
+	tests := []struct {
+		name       string
+		opts       httpguard.Options
+		peer       string
+		xff        string
+		wantStatus int
+		wantAction lookup.Action
+		wantBody   string
+	}{
+		{name: "miss passes", peer: "203.0.113.1:1", wantStatus: 200, wantAction: lookup.ActionAllow},
+		{name: "hosting passes", peer: "[2001:db8::5]:1", wantStatus: 200, wantAction: lookup.ActionAllow},
+		{name: "block default", peer: "192.0.2.1:1", wantStatus: 403,
+			wantBody: `{"error":"blocked","action":"block","score":90,"categories":"tor_exit"}` + "\n"},
+		{name: "block via proxy", peer: "127.0.0.1:1", xff: "192.0.2.1", wantStatus: 403},
+		{name: "spoofed header from untrusted peer", peer: "203.0.113.1:1", xff: "192.0.2.1", wantStatus: 200, wantAction: lookup.ActionAllow},
+		{name: "challenge passes by default", peer: "198.51.100.1:1", wantStatus: 200, wantAction: lookup.ActionChallenge},
+		{name: "challenge hook", opts: httpguard.Options{OnChallenge: challenged}, peer: "198.51.100.1:1", wantStatus: 303},
+		{name: "block hook", opts: httpguard.Options{OnBlock: http.NotFoundHandler()}, peer: "192.0.2.1:1", wantStatus: 404},
+		{name: "policy", opts: httpguard.Options{Policy: &strict}, peer: "[2001:db8::5]:1", wantStatus: 403},
+		{name: "trusted proxies", opts: httpguard.Options{TrustedProxies: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}},
+			peer: "10.1.2.3:1", xff: "192.0.2.1", wantStatus: 403},
+		{name: "loopback not trusted when others given", opts: httpguard.Options{TrustedProxies: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}},
+			peer: "127.0.0.1:1", xff: "192.0.2.1", wantStatus: 200, wantAction: lookup.ActionAllow},
+		{name: "garbled header fails open", peer: "127.0.0.1:1", xff: "garbage", wantStatus: 200, wantAction: lookup.ActionAllow},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			var gotAction lookup.Action = 99
+			app := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				_, v, ok := httpguard.FromContext(r.Context())
+				if !ok {
+					t.Error("FromContext: no verdict in the context")
+				}
+				gotAction = v.Action
+			})
+			req := httptest.NewRequest("GET", "/", nil)
+			req.RemoteAddr = tt.peer
+			if tt.xff != "" {
+				req.Header.Set("X-Forwarded-For", tt.xff)
+			}
+			rr := httptest.NewRecorder()
+			httpguard.New(h, tt.opts).Wrap(app).ServeHTTP(rr, req)
+			if rr.Code != tt.wantStatus {
+				t.Fatalf("status = %d %s, want %d", rr.Code, rr.Body, tt.wantStatus)
+			}
+			if tt.wantStatus == 200 && gotAction != tt.wantAction {
+				t.Errorf("handler saw action %v, want %v", gotAction, tt.wantAction)
+			}
+			if tt.wantBody != "" && rr.Body.String() != tt.wantBody {
+				t.Errorf("body = %q, want %q", rr.Body, tt.wantBody)
+			}
+		})
+	}
+}
+
+func TestGuardNoDatabase(t *testing.T) {
+	t.Parallel()
+	g := httpguard.New(&lookup.Handle{}, httpguard.Options{})
+	req := httptest.NewRequest("GET", "/", nil)
+	req.RemoteAddr = "192.0.2.1:1"
+	_, rec, v, err := g.Decide(req)
+	if err != nil || rec != (lookup.Record{}) || v.Action != lookup.ActionAllow {
+		t.Fatalf("Decide without a database = %v, %v, %v, want a miss allowed", rec, v, err)
+	}
+}
+
+func TestFromContextEmpty(t *testing.T) {
+	t.Parallel()
+	if _, _, ok := httpguard.FromContext(t.Context()); ok {
+		t.Fatal("FromContext on a bare context reports a verdict")
+	}
+}
+
+// discard is a ResponseWriter that keeps nothing, so the benchmark
+// measures the guard rather than a recorder.
+type discard struct{ h http.Header }
+
+func (d *discard) Header() http.Header         { return d.h }
+func (d *discard) Write(b []byte) (int, error) { return len(b), nil }
+func (d *discard) WriteHeader(int)             {}
+
+// BenchmarkMiddleware measures what the guard adds to a request: "bare"
+// is the handler alone, the others go through Wrap.
+func BenchmarkMiddleware(b *testing.B) {
+	h := lookup.NewHandle(openFixture(b))
+	ok := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {})
+	for _, bc := range []struct {
+		name    string
+		handler http.Handler
+		peer    string
+		xff     string
+	}{
+		{"bare", ok, "203.0.113.1:1", ""},
+		{"allow", httpguard.New(h, httpguard.Options{}).Wrap(ok), "203.0.113.1:1", ""},
+		{"allow-xff", httpguard.New(h, httpguard.Options{}).Wrap(ok), "127.0.0.1:1", "203.0.113.1, 127.0.0.2"},
+		{"block", httpguard.New(h, httpguard.Options{}).Wrap(ok), "192.0.2.1:1", ""},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			req := httptest.NewRequest("GET", "/", nil)
+			req.RemoteAddr = bc.peer
+			if bc.xff != "" {
+				req.Header.Set("X-Forwarded-For", bc.xff)
+			}
+			w := &discard{h: http.Header{}}
+			b.ReportAllocs()
+			for b.Loop() {
+				bc.handler.ServeHTTP(w, req)
+			}
+		})
+	}
+}
