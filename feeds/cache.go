@@ -39,6 +39,9 @@ const (
 	// fetch could run, so it was left by a crashed process.
 	staleTempAge = time.Hour
 	maxNameLen   = 128
+	// cacheDirPerm is the mode of a cache directory Fetch creates. The
+	// cache is the builder's private working state.
+	cacheDirPerm = 0o750
 )
 
 // sidecar is the JSON record of a feed's last good copy.
@@ -193,15 +196,12 @@ func (d *Download) commit(entries int) error {
 	if len(d.SHA256) != 2*sha256.Size {
 		return fmt.Errorf("bad sha256 %q", d.SHA256)
 	}
-	if err := os.MkdirAll(f.CacheDir, 0o755); err != nil {
+	if err := os.MkdirAll(f.CacheDir, cacheDirPerm); err != nil {
 		return err
 	}
 	body := filepath.Join(f.CacheDir, bodyName(d.Name, d.SHA256))
 	switch d.state {
 	case stateCandidate:
-		if err := os.Chmod(d.Path, 0o644); err != nil {
-			return err
-		}
 		if err := os.Rename(d.Path, body); err != nil {
 			return err
 		}
@@ -273,9 +273,6 @@ func (f *Fetcher) copyIn(d *Download, body string) error {
 		err = cerr
 	}
 	if err == nil {
-		err = os.Chmod(tmp.Name(), 0o644)
-	}
-	if err == nil {
 		err = os.Rename(tmp.Name(), body)
 	}
 	if err != nil {
@@ -300,7 +297,8 @@ func (d *Download) Discard() error {
 }
 
 // createTemp creates a temporary file for the feed name in the cache
-// directory; only a rename ever gives it a final name.
+// directory; only a rename ever gives it a final name. Like every file in
+// the cache it is private to its owner (mode 0600).
 func (f *Fetcher) createTemp(name string) (*os.File, error) {
 	return os.CreateTemp(f.CacheDir, "."+name+".*"+tempExt)
 }
@@ -318,9 +316,6 @@ func (f *Fetcher) writeAtomic(name, file string, data []byte) error {
 	}
 	if cerr := tmp.Close(); err == nil {
 		err = cerr
-	}
-	if err == nil {
-		err = os.Chmod(tmp.Name(), 0o644)
 	}
 	if err == nil {
 		err = os.Rename(tmp.Name(), filepath.Join(f.CacheDir, file))

@@ -32,8 +32,10 @@ const (
 	DefaultRetryWait    = 500 * time.Millisecond
 	DefaultMaxRetryWait = 30 * time.Second
 	DefaultMaxSize      = 512 << 20
-	maxRedirects        = 10
 )
+
+// maxRedirects is how many redirects a fetch follows.
+const maxRedirects = 10
 
 // Fetcher fetches feeds and keeps, per feed name, the last good copy of
 // each in a cache directory.
@@ -132,7 +134,8 @@ type Fetcher struct {
 }
 
 // Download is the result of [Fetcher.Fetch] or [Fetcher.LastGood]: where
-// the body is and what is known about it. A candidate (a fresh HTTP body)
+// the body is and what is known about it. Only those two make usable
+// Downloads; a zero Download cannot be committed. A candidate (a fresh HTTP body)
 // must end with [Download.Commit] or [Download.Discard], or its temporary
 // file stays in the cache directory. A Download is not safe for concurrent
 // use.
@@ -338,7 +341,7 @@ func (f *Fetcher) fetchHTTP(ctx context.Context, name, src string) (*Download, e
 	if f.CacheDir == "" {
 		return nil, errNoCacheDir
 	}
-	if err := os.MkdirAll(f.CacheDir, 0o755); err != nil {
+	if err := os.MkdirAll(f.CacheDir, cacheDirPerm); err != nil {
 		return nil, err
 	}
 	f.removeStaleTemps(name)

@@ -794,6 +794,9 @@ func TestFetchCommitReplaces(t *testing.T) {
 	var names []string
 	for _, e := range ents {
 		names = append(names, e.Name())
+		if fi, err := e.Info(); err != nil || fi.Mode().Perm() != 0o600 {
+			t.Errorf("%s: mode %v (%v), want 0600: the cache is private", e.Name(), fi.Mode(), err)
+		}
 	}
 	want := []string{bodyName("feed", sum(v2)), "feed.json"}
 	if fmt.Sprint(names) != fmt.Sprint(want) {
