@@ -150,20 +150,24 @@ func (b *Builder) Add(feed string, e feeds.Entry) error {
 			s = spanOf(pfx)
 			f.stats.Widened++
 		}
-		if s.hi.less(ipv6Start) || aliasedIPSet.ContainsPrefix(pfx) {
+		if s.lo.less(ipv6Start) {
+			if s.hi.less(ipv6Start) {
+				f.stats.Aliased++
+				return nil
+			}
+			s.lo = ipv6Start
+		}
+		if in, _ := maskCover(aliasedMask, s); in {
 			f.stats.Aliased++
 			return nil
 		}
-		if s.lo.less(ipv6Start) {
-			s.lo = ipv6Start
-		}
 	}
 	if !b.opts.KeepReserved {
-		if reservedIPSet.ContainsPrefix(pfx) {
+		switch in, overlaps := maskCover(reservedMask, s); {
+		case in:
 			f.stats.Reserved++
 			return nil
-		}
-		if reservedIPSet.OverlapsPrefix(pfx) {
+		case overlaps:
 			f.stats.Trimmed++
 		}
 	}

@@ -119,7 +119,20 @@ func IsAliased(addr netip.Addr) bool { return addr.Is6() && aliasedIPSet.Contain
 var (
 	reservedIPSet = reservedSet()
 	aliasedIPSet  = aliasedSet()
+	// The same sets as merged spans of the merge space, for Add.
+	reservedMask = normalizeSpans(maskSpans(reservedIPSet))
+	aliasedMask  = normalizeSpans(maskSpans(aliasedIPSet))
 )
+
+// maskCover reports whether s lies wholly inside the merged, sorted spans
+// of mask, and whether it overlaps them at all.
+func maskCover(mask []span, s span) (inside, overlaps bool) {
+	i := sort.Search(len(mask), func(i int) bool { return !mask[i].hi.less(s.lo) })
+	if i == len(mask) || s.hi.less(mask[i].lo) {
+		return false, false
+	}
+	return !s.lo.less(mask[i].lo) && !mask[i].hi.less(s.hi), true
+}
 
 // maskSpans returns the sorted spans of the given sets in the merge space.
 // IPv6 ranges inside ::/96 are skipped: that part of the merge space is

@@ -1,0 +1,231 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"golang.org/x/term"
+
+	"github.com/ipintel/ipintel/builder"
+)
+
+func init() {
+	register(&command{
+		Name:      "build",
+		UsageLine: "ipintel build [-config file] [-out file] [-offline] [-epoch N] [-json] [-every interval] [-quiet]",
+		Short:     "build the database from the feeds of a config",
+		Long: `
+Build fetches every feed of the config (default ipintel.toml), parses it,
+checks it against its sanity gates, merges all feeds and writes one MMDB
+file. A feed that fails its gates falls back to its last good cached copy
+with a warning, or fails the build when its on_gate_failure is "fail". The
+database is written to a temporary file beside the output and renamed over
+it, so a failed or killed build leaves the previous database untouched.
+
+-out wins over the config's out. -offline builds URL feeds from the cache
+only. The build_epoch of the file is -epoch, else $SOURCE_DATE_EPOCH, else
+the newest Last-Modified of the copies used (so the same copies rebuild
+into the same bytes), else the current time.
+
+On a terminal, progress is shown on standard error; a summary table (per
+feed and per category) follows the build unless -quiet is given. -json
+prints the same summary as JSON on standard output.
+
+-every 1h rebuilds on that schedule until interrupted (SIGINT or SIGTERM):
+runs never overlap, and a run that fails is logged and leaves the previous
+database in place; the next run goes on as planned.
+
+Exit status: 0 on success, 1 when the build (or the config) failed, 2 for
+a usage error.`,
+		Flags: func(fs *flag.FlagSet) func(context.Context, *env, []string) int {
+			var o buildOpts
+			fs.StringVar(&o.config, "config", "ipintel.toml", "config `file`")
+			fs.StringVar(&o.out, "out", "", "output database `file` (default: the config's out)")
+			fs.BoolVar(&o.offline, "offline", false, "use cached copies of URL feeds; never touch the network")
+			fs.StringVar(&o.epoch, "epoch", "", "build_epoch in Unix `seconds` (default $SOURCE_DATE_EPOCH, else the newest input)")
+			fs.BoolVar(&o.json, "json", false, "print the summary as JSON on standard output")
+			fs.DurationVar(&o.every, "every", 0, "rebuild every `interval` (e.g. 1h) until interrupted")
+			fs.BoolVar(&o.quiet, "quiet", false, "no progress display and no summary table")
+			return func(ctx context.Context, e *env, args []string) int {
+				if len(args) > 0 {
+					return report(e, "build", usageError("unexpected arguments %q", args))
+				}
+				return runBuild(ctx, e, o)
+			}
+		},
+	})
+}
+
+type buildOpts struct {
+	config, out, epoch string
+	offline, json      bool
+	quiet              bool
+	every              time.Duration
+}
+
+func runBuild(ctx context.Context, e *env, o buildOpts) int {
+	epoch, err := buildEpoch(o.epoch)
+	if err != nil {
+		return report(e, "build", err)
+	}
+	if o.every < 0 {
+		return report(e, "build", usageError("-every %v is negative", o.every))
+	}
+	log := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	if o.every == 0 {
+		return report(e, "build", buildOnce(ctx, e, o, epoch, log))
+	}
+	for {
+		start := time.Now()
+		if err := buildOnce(ctx, e, o, epoch, log); err != nil {
+			if ctx.Err() != nil {
+				return exitOK
+			}
+			log.Error("build failed; the previous database stays", "err", err)
+		}
+		next := start.Add(o.every)
+		if !o.quiet {
+			fmt.Fprintf(e.stderr, "next build at %s\n", next.Format(time.RFC3339))
+		}
+		t := time.NewTimer(time.Until(next))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return exitOK
+		case <-t.C:
+		}
+	}
+}
+
+// buildEpoch returns the -epoch flag, else $SOURCE_DATE_EPOCH, else 0
+// (the builder's default).
+func buildEpoch(flagValue string) (int64, error) {
+	v, what := flagValue, "-epoch"
+	if v == "" {
+		v, what = os.Getenv("SOURCE_DATE_EPOCH"), "SOURCE_DATE_EPOCH"
+	}
+	if v == "" {
+		return 0, nil
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || n <= 0 {
+		err := fmt.Errorf("%s %q: want a positive number of Unix seconds", what, v)
+		if what == "-epoch" {
+			return 0, usageError("%v", err)
+		}
+		return 0, err
+	}
+	return n, nil
+}
+
+func buildOnce(ctx context.Context, e *env, o buildOpts, epoch int64, log *slog.Logger) error {
+	cfg, err := builder.LoadConfig(o.config)
+	if err != nil {
+		return err
+	}
+	var prog *progressLine
+	if !o.quiet && isTerminal(e.stderr) {
+		prog = &progressLine{w: e.stderr}
+	}
+	opts := builder.RunOptions{
+		Out:     o.out,
+		Offline: o.offline,
+		Epoch:   epoch,
+		Logger:  log,
+		Version: version(),
+	}
+	if prog != nil {
+		opts.Progress = prog.update
+	}
+	sum, err := builder.Run(ctx, cfg, opts)
+	if prog != nil {
+		prog.clear()
+	}
+	if err != nil {
+		return err
+	}
+	if !o.quiet {
+		writeSummary(e.stderr, sum)
+	}
+	if o.json {
+		enc := json.NewEncoder(e.stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(sum); err != nil {
+			return fmt.Errorf("write summary: %w", err)
+		}
+	}
+	return nil
+}
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}
+
+// progressLine redraws one status line per feed on a terminal.
+type progressLine struct {
+	w    io.Writer
+	feed string
+}
+
+func (p *progressLine) update(ev builder.Progress) {
+	switch ev.Stage {
+	case builder.GateOK, builder.GateFallback, builder.GateFailed:
+		fmt.Fprintf(p.w, "\r\033[K%-28s %-9s %d entries\n", ev.Feed, ev.Stage, ev.Entries)
+		p.feed = ""
+	case "fetching", "parsing":
+		fmt.Fprintf(p.w, "\r\033[K%-28s %-9s", ev.Feed, ev.Stage)
+		if ev.Entries > 0 {
+			fmt.Fprintf(p.w, " %d entries", ev.Entries)
+		}
+		p.feed = ev.Feed
+	case "merging", "writing":
+		fmt.Fprintf(p.w, "\r\033[K%s", ev.Stage)
+	}
+}
+
+func (p *progressLine) clear() { fmt.Fprint(p.w, "\r\033[K") }
+
+func writeSummary(w io.Writer, s *builder.Summary) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "feed\tkind\tentries\tinvalid\tprefixes\tipv4\tipv6\tasns\treserved\tgate\t")
+	for _, f := range s.Feeds {
+		gate := f.Gate
+		if f.GateReason != "" {
+			gate += " (" + f.GateReason + ")"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%s\t\n",
+			f.Name, f.Kind, f.Entries, f.Invalid, f.Prefixes, f.IPv4, f.IPv6, f.ASNs, f.Reserved, gate)
+	}
+	tw.Flush()
+	fmt.Fprintln(w)
+	tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "category\tnetworks\tipv4 addresses\tipv6 /64s\t")
+	for _, c := range s.Categories {
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t\n", c.Category, c.Networks, c.IPv4, c.IPv6)
+	}
+	tw.Flush()
+	fmt.Fprintf(w, "\nwrote %s: %d networks, %d records, %s bytes, build_epoch %d, %.1fs\n",
+		s.Out, s.Networks, s.Records, groupDigits(s.Size), s.BuildEpoch, s.Seconds)
+}
+
+func groupDigits(n int64) string {
+	s := strconv.FormatInt(n, 10)
+	var b strings.Builder
+	for i, c := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(c)
+	}
+	return b.String()
+}
