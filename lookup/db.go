@@ -161,11 +161,11 @@ func (db *DB) Lookup(addr netip.Addr) (Record, bool) {
 	if addr.Is4() {
 		return db.lookup4(addr)
 	}
-	if addr.Is4In6() {
-		return db.lookup4(addr.Unmap())
-	}
 	if !addr.Is6() || addr.Zone() != "" {
 		return Record{}, false
+	}
+	if addr.Is4In6() {
+		return db.lookup4(addr.Unmap())
 	}
 	return db.lookup6(addr)
 }
@@ -291,7 +291,7 @@ func putUint64(b []byte, v uint64) {
 func (db *DB) All() iter.Seq2[netip.Prefix, Record] {
 	return func(yield func(netip.Prefix, Record) bool) {
 		if !db.hasV4Whole {
-			for i, s := range db.v4.starts {
+			for i, s := range db.v4.starts[:db.v4.len()] {
 				v := db.v4.vals[i]
 				if v == 0 {
 					continue
@@ -307,7 +307,7 @@ func (db *DB) All() iter.Seq2[netip.Prefix, Record] {
 				}
 			}
 		}
-		for i, s := range db.v6.starts {
+		for i, s := range db.v6.starts[:db.v6.len()] {
 			v := db.v6.vals[i]
 			if v == 0 || v&valueAlias != 0 {
 				continue
@@ -378,7 +378,7 @@ func (db *DB) Manifest() (schema.Manifest, bool) {
 
 // Len returns the number of ranges in the engine: runs of adjacent MMDB
 // networks with the same record, plus the gaps between them.
-func (db *DB) Len() int { return len(db.v4.starts) + len(db.v6.starts) }
+func (db *DB) Len() int { return db.v4.len() + db.v6.len() }
 
 // Bytes returns the approximate memory held by the engine's arrays, in bytes.
 func (db *DB) Bytes() int {

@@ -1,62 +1,275 @@
 package lookup
 
 import (
-	"sort"
+	"math/bits"
 	"unsafe"
 )
 
 const recordSize = unsafe.Sizeof(Record{})
 
-// family4 holds the IPv4 ranges: range i covers [starts[i], end(i)].
+// The index over a family's ranges is a multibit trie in the manner of
+// Poptrie (Asai and Ohara, SIGCOMM 2015): a direct-indexed top level on
+// the first 16 address bits, then nodes of 6-bit strides. A node holds
+// two 64-bit vectors: vector marks the slots that have a child node,
+// leafvec marks the slots where a new run of identical leaves starts;
+// children and leaves are stored contiguously, so a popcount of the bits
+// below a slot finds either. Nodes hold no pointers, only indexes into
+// flat arrays, so the garbage collector never scans them.
+//
+// Unlike Poptrie, a leaf is not a next hop but a word naming the first
+// range that overlaps its slot and how many more ranges start inside it
+// (at most maxChunk): the trie stops descending as soon as a slot holds
+// few ranges, and the lookup finishes with a short branch-free scan of
+// the sorted range starts. The trie therefore has a node only where ranges
+// are dense, and its size follows the number of ranges, not the depth of
+// the networks.
+
+// A trie word is a leaf or, in the top level only, a node reference:
+//
+//	bits 0-27   first range index (leaf) or node index (node)
+//	bits 28-31  number of further range starts inside the slot (leaf),
+//	            or wordNode (node)
+const (
+	wordIndexBits = 28
+	wordIndexMask = 1<<wordIndexBits - 1
+	wordNode      = 15
+	maxChunk      = 14 // further range starts a leaf may hold
+	topBits       = 16
+	stride        = 6
+)
+
+// maxRanges is the number of ranges a family may hold: the range index
+// must fit in a trie word.
+const maxRanges = wordIndexMask
+
+// node is one trie node; see the comment above.
+type node struct {
+	vector  uint64 // slots with a child node
+	leafvec uint64 // slots that start a run of identical leaves
+	base0   uint32 // index of the node's first leaf in leaves
+	base1   uint32 // index of the node's first child in nodes
+}
+
+// trie is the index of one family.
+type trie struct {
+	top    []uint32 // 1<<topBits words
+	nodes  []node
+	leaves []uint32
+}
+
+func (t *trie) bytes() int { return 4*len(t.top) + 24*len(t.nodes) + 4*len(t.leaves) }
+
+// family4 holds the IPv4 ranges: range i covers [starts[i], starts[i+1]-1]
+// and has record vals[i]. starts ends with a sentinel 0, so that
+// starts[i+1]-1 is the last address for the last range too.
 type family4 struct {
 	starts []uint32
 	vals   []uint32
+	trie
 }
 
 func (f *family4) init(r rangeList) {
-	f.starts = make([]uint32, len(r.starts))
+	f.starts = make([]uint32, len(r.starts)+1)
 	for i, s := range r.starts {
 		f.starts[i] = uint32(s.lo)
 	}
 	f.vals = r.vals
-}
-
-func (f *family4) end(i int) uint32 {
-	if i+1 < len(f.starts) {
-		return f.starts[i+1] - 1
+	keys := make([]u128, len(r.starts))
+	for i, s := range r.starts {
+		keys[i] = u128{s.lo << 32, 0}
 	}
-	return ^uint32(0)
+	f.trie = buildTrie(keys)
 }
 
-// find returns the range containing a and its bounds.
+func (f *family4) len() int { return len(f.vals) }
+
+func (f *family4) end(i int) uint32 { return f.starts[i+1] - 1 }
+
+// find returns the index of the range containing a and its bounds.
 func (f *family4) find(a uint32) (i int, start, end uint32) {
-	i = sort.Search(len(f.starts), func(j int) bool { return f.starts[j] > a }) - 1
-	return i, f.starts[i], f.end(i)
+	w := f.top[a>>(32-topBits)]
+	if w>>wordIndexBits == wordNode {
+		k := uint64(a) << 32
+		n := &f.nodes[w&wordIndexMask]
+		for sh := 64 - topBits - stride; ; sh -= stride {
+			bit := uint64(1) << (k >> uint(sh) & 63)
+			if n.vector&bit != 0 {
+				n = &f.nodes[n.base1+uint32(bits.OnesCount64(n.vector&(bit-1)))]
+				continue
+			}
+			w = f.leaves[n.base0+uint32(bits.OnesCount64(n.leafvec&(bit|(bit-1))))-1]
+			break
+		}
+	}
+	lo := int(w & wordIndexMask)
+	i = lo
+	for _, x := range f.starts[lo+1 : lo+1+int(w>>wordIndexBits)] {
+		if x <= a {
+			i++
+		}
+	}
+	return i, f.starts[i], f.starts[i+1] - 1
 }
 
-func (f *family4) bytes() int { return 4*len(f.starts) + 4*len(f.vals) }
+func (f *family4) bytes() int { return 4*len(f.starts) + 4*len(f.vals) + f.trie.bytes() }
 
-// family6 holds the IPv6 ranges.
+// family6 holds the IPv6 ranges, as family4 does.
 type family6 struct {
 	starts []u128
 	vals   []uint32
+	trie
 }
 
 func (f *family6) init(r rangeList) {
-	f.starts = r.starts
+	f.starts = append(r.starts[:len(r.starts):len(r.starts)], u128{})
 	f.vals = r.vals
+	f.trie = buildTrie(r.starts)
 }
 
-func (f *family6) end(i int) u128 {
-	if i+1 < len(f.starts) {
-		return f.starts[i+1].subOne()
-	}
-	return lowMask(128)
-}
+func (f *family6) len() int { return len(f.vals) }
+
+func (f *family6) end(i int) u128 { return f.starts[i+1].subOne() }
 
 func (f *family6) find(a u128) (i int, start, end u128) {
-	i = sort.Search(len(f.starts), func(j int) bool { return a.less(f.starts[j]) }) - 1
-	return i, f.starts[i], f.end(i)
+	w := f.top[a.hi>>(64-topBits)]
+	if w>>wordIndexBits == wordNode {
+		n := &f.nodes[w&wordIndexMask]
+		for d := topBits; ; d += stride {
+			var v uint64
+			switch {
+			case d < 64:
+				v = a.hi >> uint(64-stride-d) & 63
+			case d < 128-stride:
+				v = a.lo >> uint(128-stride-d) & 63
+			default:
+				v = a.lo << uint(d+stride-128) & 63
+			}
+			bit := uint64(1) << v
+			if n.vector&bit != 0 {
+				n = &f.nodes[n.base1+uint32(bits.OnesCount64(n.vector&(bit-1)))]
+				continue
+			}
+			w = f.leaves[n.base0+uint32(bits.OnesCount64(n.leafvec&(bit|(bit-1))))-1]
+			break
+		}
+	}
+	lo := int(w & wordIndexMask)
+	i = lo
+	for _, x := range f.starts[lo+1 : lo+1+int(w>>wordIndexBits)] {
+		if !a.less(x) {
+			i++
+		}
+	}
+	return i, f.starts[i], f.starts[i+1].subOne()
 }
 
-func (f *family6) bytes() int { return 16*len(f.starts) + 4*len(f.vals) }
+func (f *family6) bytes() int { return 16*len(f.starts) + 4*len(f.vals) + f.trie.bytes() }
+
+// trieBuilder builds the trie over sorted range starts, as 128-bit keys
+// (IPv4 addresses are left-aligned: their key is the address << 96).
+type trieBuilder struct {
+	keys []u128
+	t    trie
+}
+
+// buildTrie indexes the ranges starting at keys (sorted, keys[0] = 0).
+func buildTrie(keys []u128) trie {
+	b := &trieBuilder{keys: keys}
+	b.t.top = make([]uint32, 1<<topBits)
+	b.sweep(u128{}, 0, topBits, 0, func(j, lo, hi int) {
+		if hi-lo <= maxChunk {
+			b.t.top[j] = leafWord(lo, hi-lo)
+			return
+		}
+		ni := len(b.t.nodes)
+		b.t.nodes = append(b.t.nodes, node{})
+		b.t.top[j] = wordNode<<wordIndexBits | uint32(ni)
+		b.buildNode(ni, slotBase(u128{}, 0, topBits, j), topBits, lo)
+	})
+	return b.t
+}
+
+func leafWord(lo, extra int) uint32 { return uint32(extra)<<wordIndexBits | uint32(lo) }
+
+// slotBase returns the first key of slot j of the block at base whose
+// first d bits are fixed, divided into 1<<e slots.
+func slotBase(base u128, d, e, j int) u128 {
+	sh := 128 - d - e
+	if sh >= 64 {
+		return base.or(u128{uint64(j) << (sh - 64), 0})
+	}
+	v := u128{0, uint64(j) << sh}
+	if sh > 0 {
+		v.hi = uint64(j) >> (64 - sh)
+	}
+	return base.or(v)
+}
+
+// sweep calls f for each of the 1<<e slots of the block at base (depth d)
+// with the indexes of the first and last ranges that overlap the slot;
+// lo is the range containing base.
+func (b *trieBuilder) sweep(base u128, d, e, lo int, f func(j, lo, hi int)) {
+	n := len(b.keys)
+	i := lo
+	for j := range 1 << e {
+		s := slotBase(base, d, e, j)
+		last := s.or(lowMask(128 - d - e))
+		for i+1 < n && !s.less(b.keys[i+1]) {
+			i++
+		}
+		hi := i
+		for hi+1 < n && !last.less(b.keys[hi+1]) {
+			hi++
+		}
+		f(j, i, hi)
+		i = hi
+	}
+}
+
+// buildNode fills nodes[ni] for the block at base (depth d) whose first
+// address lies in range lo.
+func (b *trieBuilder) buildNode(ni int, base u128, d, lo int) {
+	// The last stride of a family may reach past the address width: the
+	// lookup then sees the remaining bits followed by zeros, so only the
+	// first slot of each group of 1<<pad is reached; the others repeat it
+	// and vanish in leaf compression.
+	e := min(stride, 128-d)
+	pad := stride - e
+	var words [1 << stride]uint32
+	var child [1 << stride]bool
+	var childLo [1 << stride]int
+	b.sweep(base, d, e, lo, func(j, lo, hi int) {
+		for k := j << pad; k < (j+1)<<pad; k++ {
+			if hi-lo <= maxChunk {
+				words[k] = leafWord(lo, hi-lo)
+			} else {
+				child[k], childLo[k] = true, lo
+			}
+		}
+	})
+	nd := node{base0: uint32(len(b.t.leaves))}
+	prev, havePrev := uint32(0), false
+	nchild := 0
+	for k := range 1 << stride {
+		if child[k] {
+			nd.vector |= 1 << k
+			nchild++
+			continue
+		}
+		if !havePrev || words[k] != prev {
+			nd.leafvec |= 1 << k
+			b.t.leaves = append(b.t.leaves, words[k])
+			prev, havePrev = words[k], true
+		}
+	}
+	nd.base1 = uint32(len(b.t.nodes))
+	b.t.nodes = append(b.t.nodes, make([]node, nchild)...)
+	b.t.nodes[ni] = nd
+	c := int(nd.base1)
+	for k := range 1 << stride {
+		if child[k] {
+			b.buildNode(c, slotBase(base, d, stride, k), d+stride, childLo[k])
+			c++
+		}
+	}
+}

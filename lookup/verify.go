@@ -38,10 +38,10 @@ func (db *DB) Verify() error {
 	}
 	nrec := uint32(len(db.records))
 	f4 := &db.v4
-	if len(f4.starts) == 0 || f4.starts[0] != 0 || len(f4.vals) != len(f4.starts) {
+	if len(f4.vals) == 0 || f4.starts[0] != 0 || len(f4.starts) != len(f4.vals)+1 || f4.starts[len(f4.vals)] != 0 {
 		return errors.New("verify: IPv4 ranges do not start at 0.0.0.0")
 	}
-	for i, s := range f4.starts {
+	for i, s := range f4.starts[:len(f4.vals)] {
 		if i > 0 && s <= f4.starts[i-1] {
 			return fmt.Errorf("verify: IPv4 range %d out of order", i)
 		}
@@ -55,10 +55,10 @@ func (db *DB) Verify() error {
 		}
 	}
 	f6 := &db.v6
-	if len(f6.starts) == 0 || f6.starts[0] != (u128{}) || len(f6.vals) != len(f6.starts) {
+	if len(f6.vals) == 0 || f6.starts[0] != (u128{}) || len(f6.starts) != len(f6.vals)+1 || f6.starts[len(f6.vals)] != (u128{}) {
 		return errors.New("verify: IPv6 ranges do not start at ::")
 	}
-	for i, s := range f6.starts {
+	for i, s := range f6.starts[:len(f6.vals)] {
 		if i > 0 && !f6.starts[i-1].less(s) {
 			return fmt.Errorf("verify: IPv6 range %d out of order", i)
 		}

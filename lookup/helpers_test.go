@@ -1,0 +1,5 @@
+package lookup
+
+import "reflect"
+
+func reflectTypeOfRecord() reflect.Type { return reflect.TypeFor[mmdbRecord]() }
