@@ -3,6 +3,7 @@ package feeds
 import (
 	"io"
 	"net/netip"
+	"strings"
 )
 
 // The ip-list format: one network per line, written as an address
@@ -29,7 +30,7 @@ func parseIPList(r io.Reader, p *parser) error {
 			return
 		}
 		var err error
-		nets, err = ParseNet(nets[:0], string(s))
+		nets, err = parseNetFast(nets[:0], string(s))
 		if err != nil {
 			p.bad(n, line, err)
 			return
@@ -45,4 +46,21 @@ func acceptNets(p *parser, n int, nets []netip.Prefix) {
 	for _, pfx := range nets {
 		p.emit(Entry{Prefix: pfx, Line: n})
 	}
+}
+
+// parseNetFast is ParseNet with a fast path for the common forms: a CIDR
+// or an address that is neither IPv4-mapped nor zoned is parsed once by
+// net/netip. Everything else, errors included, goes through ParseNet, so
+// results and messages are ParseNet's.
+func parseNetFast(dst []netip.Prefix, s string) ([]netip.Prefix, error) {
+	if strings.IndexByte(s, '-') < 0 {
+		if strings.IndexByte(s, '/') >= 0 {
+			if pfx, err := netip.ParsePrefix(s); err == nil && !pfx.Addr().Is4In6() {
+				return append(dst, pfx.Masked()), nil
+			}
+		} else if a, err := netip.ParseAddr(s); err == nil && a.Zone() == "" && !a.Is4In6() {
+			return append(dst, HostPrefix(a)), nil
+		}
+	}
+	return ParseNet(dst, s)
 }

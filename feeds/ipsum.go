@@ -45,7 +45,7 @@ func parseIPSum(r io.Reader, p *parser) error {
 			return
 		}
 		var err error
-		if nets, err = ParseNet(nets[:0], string(addr)); err != nil {
+		if nets, err = parseNetFast(nets[:0], string(addr)); err != nil {
 			p.bad(n, line, err)
 			return
 		}

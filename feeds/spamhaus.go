@@ -59,7 +59,7 @@ func parseSpamhausDrop(r io.Reader, p *parser) error {
 				return
 			}
 			var err error
-			if nets, err = ParseNet(nets[:0], s); err != nil {
+			if nets, err = parseNetFast(nets[:0], s); err != nil {
 				p.bad(n, line, err)
 				return
 			}
@@ -71,7 +71,7 @@ func parseSpamhausDrop(r io.Reader, p *parser) error {
 			return
 		}
 		var err error
-		if nets, err = ParseNet(nets[:0], string(s)); err != nil {
+		if nets, err = parseNetFast(nets[:0], string(s)); err != nil {
 			p.bad(n, line, err)
 			return
 		}
