@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"flag"
 	"fmt"
@@ -111,7 +112,11 @@ func runInfo(ctx context.Context, e *env, path string, asJSON bool) int {
 		}
 		return report(e, "info", writeAll(e.stdout, b))
 	}
-	return report(e, "info", printInfo(e.stdout, info))
+	var buf bytes.Buffer
+	if err := printInfo(&buf, info); err != nil {
+		return report(e, "info", err)
+	}
+	return report(e, "info", writeAll(e.stdout, trimTrailingSpace(buf.Bytes())))
 }
 
 func collectInfo(ctx context.Context, db *lookup.DB) (*infoJSON, error) {
