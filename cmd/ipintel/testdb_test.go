@@ -53,11 +53,11 @@ var sampleNets = []testNet{
 }
 
 // sampleNewNets is the "new" sample database for diff: the VPN range
-// shrank, the Tor exit left and came back as abuse, a new /64 appeared.
+// shrank to a /26, the Tor exit left, a new abuse /64 appeared.
 var sampleNewNets = []testNet{
 	{cidr: "192.0.2.0/24", cats: lookup.CategoryHosting, asn: 64500, org: "Example Hosting", score: 40, sources: []string{"hosting-asn"}},
 	{cidr: "192.0.2.10/32", cats: lookup.CategoryHosting | lookup.CategoryAbuse, asn: 64500, org: "Example Hosting", score: 76, sources: []string{"hosting-asn", "ipsum"}},
-	{cidr: "198.51.100.0/25", cats: lookup.CategoryVPN, asn: 64501, org: "Example \"VPN\" <Net>", score: 50, sources: []string{"vpn-ranges"}},
+	{cidr: "198.51.100.0/26", cats: lookup.CategoryVPN, asn: 64501, org: "Example \"VPN\" <Net>", score: 50, sources: []string{"vpn-ranges"}},
 	{cidr: "198.51.100.128/25", cats: lookup.CategoryAllow, asn: 64501, org: "Example \"VPN\" <Net>", score: 0, sources: []string{"corp-allow", "vpn-ranges"}},
 	{cidr: "203.0.113.0/24", cats: lookup.CategoryCrawler, asn: 64502, org: "Example Search", score: 0, sources: []string{"crawlers"}},
 	{cidr: "2001:db8:1::/48", cats: lookup.CategoryPublicProxy, score: 60, sources: []string{"proxies"}},
