@@ -192,7 +192,7 @@ func csvRow(dst []netip.Prefix, row []string, l csvLayout) ([]netip.Prefix, erro
 		if l.cidr >= len(row) {
 			return dst, fmt.Errorf("missing column %d", l.cidr)
 		}
-		return ParseNet(dst, row[l.cidr])
+		return parseNetFast(dst, row[l.cidr])
 	}
 	if l.start >= len(row) {
 		return dst, fmt.Errorf("missing column %d", l.start)

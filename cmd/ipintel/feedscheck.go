@@ -47,13 +47,28 @@ usage error such as an unknown format.`,
 // maxShownBadLines is how many bad lines per file feeds check prints.
 const maxShownBadLines = 10
 
+// formatList names every registered format, comma-separated, broken into
+// lines of at most 72 columns for the help text.
 func formatList() string {
-	fs := feeds.Formats()
-	names := make([]string, len(fs))
-	for i, f := range fs {
-		names[i] = string(f)
+	var b strings.Builder
+	col := len("Formats: ")
+	for i, f := range feeds.Formats() {
+		name := string(f)
+		if i > 0 {
+			b.WriteByte(',')
+			col++
+			if col+1+len(name)+1 > 72 {
+				b.WriteByte('\n')
+				col = 0
+			} else {
+				b.WriteByte(' ')
+				col++
+			}
+		}
+		b.WriteString(name)
+		col += len(name)
 	}
-	return strings.Join(names, ", ")
+	return b.String()
 }
 
 func feedsFlags(fs *flag.FlagSet) func(ctx context.Context, e *env, args []string) int {
@@ -81,7 +96,7 @@ func feedsFlags(fs *flag.FlagSet) func(ctx context.Context, e *env, args []strin
 		case *format == "":
 			return report(e, "feeds", usageError("-format is required"))
 		case !slices.Contains(feeds.Formats(), feeds.Format(*format)):
-			return report(e, "feeds", usageError("unknown format %q (known: %s)", *format, formatList()))
+			return report(e, "feeds", usageError("unknown format %q (known: %s)", *format, strings.ReplaceAll(formatList(), "\n", " ")))
 		case len(files) == 0:
 			return report(e, "feeds", usageError("no files given"))
 		case *minCount < 0:
