@@ -520,9 +520,8 @@ func TestServeCommandShutdown(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	var errb lockedBuffer
 	done := make(chan int, 1)
-	go func() {
-		done <- run(ctx, []string{"serve", "-db", sampleDB(t), "-listen", addr}, nil, io.Discard, &errb)
-	}()
+	db := sampleDB(t)
+	go func() { done <- run(ctx, []string{"serve", "-db", db, "-listen", addr}, nil, io.Discard, &errb) }()
 	waitFor(t, "the server", func() bool {
 		resp, err := http.Get("http://" + addr + "/healthz")
 		if err == nil {
