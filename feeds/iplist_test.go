@@ -3,6 +3,9 @@ package feeds
 import (
 	"bytes"
 	"compress/gzip"
+	"errors"
+	"fmt"
+	"io"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -10,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ipintel/ipintel/internal/testenv"
 )
@@ -283,5 +287,44 @@ func TestCorpusIPList(t *testing.T) {
 		}
 		compareRef(t, filepath.Base(file), got, refIPList(text), true)
 		checkManifest(t, ipListManifest, file, got)
+	}
+}
+
+// TestParseIPListStreams proves that entries are handed out while the
+// input is still being written: each line is written only after the entry
+// of the one before has arrived.
+func TestParseIPListStreams(t *testing.T) {
+	t.Parallel()
+	pr, pw := io.Pipe()
+	got := make(chan netip.Prefix)
+	go func() {
+		for i := range 3 {
+			fmt.Fprintf(pw, "192.0.2.%d\n", i)
+			select {
+			case <-got:
+			case <-time.After(10 * time.Second):
+				pw.CloseWithError(errors.New("no entry before the next line: the parser is not streaming"))
+				return
+			}
+		}
+		pw.Close()
+	}()
+	st, err := Parse(pr, Options{Format: FormatIPList}, func(e Entry) { got <- e.Prefix })
+	if err != nil || st.Records != 3 {
+		t.Fatalf("Parse(pipe) = %+v, %v; want 3 records", st, err)
+	}
+}
+
+// TestParseIPListLongLine checks that a line longer than the line limit
+// is one bad line, and the lines around it still parse.
+func TestParseIPListLongLine(t *testing.T) {
+	t.Parallel()
+	in := "192.0.2.1\n" + strings.Repeat("9", maxLineLen+10) + "\n192.0.2.2\n"
+	out := parseText(in, Options{Format: FormatIPList})
+	if out.stats.Records != 2 || out.stats.Invalid != 1 || len(out.lineErrs) != 1 || out.lineErrs[0].Line != 2 {
+		t.Errorf("stats %+v, errors %v; want 2 records and line 2 invalid", out.stats, out.lineErrs)
+	}
+	if len(out.lineErrs) == 1 && len(out.lineErrs[0].Text) > 200 {
+		t.Errorf("LineError.Text holds %d bytes; want it truncated", len(out.lineErrs[0].Text))
 	}
 }
