@@ -10,7 +10,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -45,7 +44,7 @@ func buildWithCLI(t *testing.T, config string) (string, time.Duration) {
 	dir := t.TempDir()
 	goTool, err := exec.LookPath("go")
 	if err != nil {
-		goTool = filepath.Join(runtime.GOROOT(), "bin", "go")
+		goTool = "/usr/local/go/bin/go"
 	}
 	bin := filepath.Join(dir, "ipintel")
 	cmd := exec.Command(goTool, "build", "-o", bin, "./cmd/ipintel")
