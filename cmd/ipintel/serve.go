@@ -91,6 +91,10 @@ type serveConfig struct {
 	cache    string
 	maxBatch int
 	maxBody  int64 // bytes of a POST body; 0 means 1 MiB
+
+	// readHeaderTimeout bounds how long a client may take to send its
+	// headers (slowloris); 0 means 5s. Tests shorten it.
+	readHeaderTimeout time.Duration
 }
 
 func parseCIDROrAddr(s string) (netip.Prefix, error) {
@@ -175,6 +179,9 @@ func newServer(ctx context.Context, cfg serveConfig, log *slog.Logger) (*server,
 	}
 	if cfg.maxBatch == 0 {
 		cfg.maxBatch = 1000
+	}
+	if cfg.readHeaderTimeout == 0 {
+		cfg.readHeaderTimeout = 5 * time.Second
 	}
 	s := &server{
 		cfg:      cfg,
@@ -268,7 +275,7 @@ func (s *server) reloaded() <-chan struct{} {
 func (s *server) serve(ctx context.Context, ln net.Listener) error {
 	srv := &http.Server{
 		Handler:           s,
-		ReadHeaderTimeout: 5 * time.Second,
+		ReadHeaderTimeout: s.cfg.readHeaderTimeout,
 		ReadTimeout:       15 * time.Second,
 		WriteTimeout:      15 * time.Second,
 		IdleTimeout:       2 * time.Minute,

@@ -20,7 +20,7 @@ import (
 
 var (
 	binOnce sync.Once
-	binFile   string
+	binFile string
 	binErr  error
 )
 

@@ -550,3 +550,73 @@ func mustPrefixes(ss ...string) []netip.Prefix {
 	}
 	return out
 }
+
+// discardWriter is a ResponseWriter that keeps nothing.
+type discardWriter struct{ h http.Header }
+
+func (d *discardWriter) Header() http.Header         { return d.h }
+func (d *discardWriter) Write(b []byte) (int, error) { return len(b), nil }
+func (d *discardWriter) WriteHeader(int)             {}
+
+// BenchmarkServeIP measures the handler of GET /v1/ip/{addr} without the
+// network: routing, parsing, lookup, policy, metrics and the JSON.
+func BenchmarkServeIP(b *testing.B) {
+	s, err := newServer(context.Background(), serveConfig{db: sampleDB(b), watch: time.Second}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, addr := range []string{"192.0.2.10", "10.1.2.3", "2001:db8:2::1"} {
+		b.Run(addr, func(b *testing.B) {
+			req, _ := http.NewRequest("GET", "/v1/ip/"+addr, nil)
+			w := &discardWriter{h: http.Header{}}
+			b.ReportAllocs()
+			for b.Loop() {
+				s.ServeHTTP(w, req)
+			}
+		})
+	}
+}
+
+// TestServeSlowAndOversizedClients checks the server's limits: a client
+// that trickles its headers is cut off, oversized headers are refused, and
+// the server keeps answering others meanwhile.
+func TestServeSlowAndOversizedClients(t *testing.T) {
+	t.Parallel()
+	ts := startServe(t, serveConfig{db: sampleDB(t), readHeaderTimeout: 300 * time.Millisecond})
+	conn, err := net.Dial("tcp", strings.TrimPrefix(ts.url, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := conn.Write([]byte("GET /v1/ip/192.0.2.1 HTTP/1.1\r\nHost: x\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	if a := getAnswer(t, ts.url, "192.0.2.10"); a.Action != "block" {
+		t.Errorf("while a slow client waits: %s, want block", a.Action)
+	}
+	start := time.Now()
+	_ = conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	buf := make([]byte, 512)
+	for {
+		if _, err := conn.Read(buf); err != nil {
+			break // closed by the server (or timed out, checked below)
+		}
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("slow client held its connection for %v; want it cut after the 300ms header timeout", d)
+	}
+
+	req, _ := http.NewRequest("GET", ts.url+"/v1/ip/192.0.2.10", nil)
+	req.Header.Set("X-Padding", strings.Repeat("a", 64<<10))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusRequestHeaderFieldsTooLarge {
+		t.Errorf("64 KiB header: %d, want 431", resp.StatusCode)
+	}
+	if a := getAnswer(t, ts.url, "192.0.2.10"); a.Action != "block" {
+		t.Errorf("after the limits: %s, want block", a.Action)
+	}
+}
