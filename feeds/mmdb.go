@@ -43,11 +43,15 @@ import (
 // networks). A corrupt file is an error, never a panic: the database must
 // open and pass maxminddb's Reader.Verify (the library's advice before
 // decoding an untrusted file; it also requires a non-empty description in
-// the metadata), and a search-tree error met during the walk ends the parse.
+// the metadata), and a first walk of the tree, decoding nothing, must end
+// within the leaves its node count allows; only then are entries emitted.
 
 func init() { register(FormatMMDB, parseMMDB) }
 
-var errMMDBRecord = errors.New("record field of the wrong type")
+var (
+	errMMDBRecord      = errors.New("record field of the wrong type")
+	errMMDBSharedNodes = errors.New("search tree has more leaves than nodes allow (shared nodes)")
+)
 
 // mmdbRecord is the part of a record ipintel understands.
 type mmdbRecord struct {
@@ -91,6 +95,9 @@ func parseMMDB(r io.Reader, p *parser) error {
 		implied = schema.CategoryResidentialProxy
 	}
 	cache := make(map[uintptr]mmdbDecoded)
+	if err := mmdbCheckLeaves(db); err != nil {
+		return err
+	}
 	n := 0
 	for res := range db.Networks() {
 		if err := res.Err(); err != nil {
@@ -129,6 +136,27 @@ func parseMMDB(r io.Reader, p *parser) error {
 		e.Prefix, e.Line = pfx, n
 		p.stats.Records++
 		p.emit(e)
+	}
+	return nil
+}
+
+// mmdbCheckLeaves walks the tree once without decoding anything, so that a
+// tree the walk could not finish is rejected before any entry is emitted.
+// Verify memoises the nodes it has seen, so a tree whose nodes are shared by
+// several parents passes it, yet walking every path of such a tree takes up
+// to 2^128 steps. A tree of n nodes has at most n+1 leaves when each node is
+// reached once (Networks reaches the IPv4 subtree once, through ::/96), so
+// the walk counts leaves, empty ones included, and gives up past that bound.
+func mmdbCheckLeaves(db *maxminddb.Reader) error {
+	maxLeaves := db.Metadata.NodeCount + 1
+	var leaves uint
+	for res := range db.Networks(maxminddb.IncludeNetworksWithoutData()) {
+		if err := res.Err(); err != nil {
+			return fmt.Errorf("walk mmdb: %w", err)
+		}
+		if leaves++; leaves > maxLeaves {
+			return fmt.Errorf("walk mmdb: %w", errMMDBSharedNodes)
+		}
 	}
 	return nil
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/maxmind/mmdbwriter"
 	"github.com/maxmind/mmdbwriter/mmdbtype"
+	"github.com/oschwald/maxminddb-golang/v2"
 	"go4.org/netipx"
 
 	"github.com/ipintel/ipintel/internal/schema"
@@ -47,6 +48,49 @@ func tiWriteMMDB(tb testing.TB, dbType string, nets []tiNet) []byte {
 		tb.Fatal(err)
 	}
 	return buf.Bytes()
+}
+
+// tiSharedNodesMMDB returns a database that passes maxminddb's Verify but
+// whose nodes each have both children pointing to the same next node, so
+// that the tree has 2^128 paths to its one data record.
+func tiSharedNodesMMDB(tb testing.TB) []byte {
+	tb.Helper()
+	tree, err := mmdbwriter.New(mmdbwriter.Options{
+		DatabaseType: "Test", Description: map[string]string{"en": "shared nodes"},
+		IPVersion: 6, RecordSize: 24, DisableIPv4Aliasing: true, IncludeReservedNetworks: true, BuildEpoch: 1,
+	})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	data := mmdbtype.Map{"is_tor_exit_node": mmdbtype.Bool(true)}
+	if err := tree.Insert(netipx.PrefixIPNet(netip.MustParsePrefix("2001:db8::1/128")), data); err != nil {
+		tb.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if _, err := tree.WriteTo(&buf); err != nil {
+		tb.Fatal(err)
+	}
+	b := buf.Bytes()
+	db, err := maxminddb.OpenBytes(b)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	empty := uint32(db.Metadata.NodeCount)
+	get := func(o int) uint32 { return uint32(b[o])<<16 | uint32(b[o+1])<<8 | uint32(b[o+2]) }
+	put := func(o int, v uint32) { b[o], b[o+1], b[o+2] = byte(v>>16), byte(v>>8), byte(v) }
+	for i := range int(empty) { // 6 bytes a node: left, right
+		l, r := get(6*i), get(6*i+3)
+		switch {
+		case l == empty:
+			put(6*i, r)
+		case r == empty:
+			put(6*i+3, l)
+		}
+	}
+	if err := db.Verify(); err != nil { // db reads b, patched in place
+		tb.Fatalf("patched database fails Verify: %v", err)
+	}
+	return b
 }
 
 func TestParseMMDB(t *testing.T) {
@@ -123,6 +167,13 @@ func TestParseMMDB(t *testing.T) {
 			bad:     []int{2, 3},
 		},
 		{name: "empty database", in: string(tiWriteMMDB(t, "Test", nil))},
+		{
+			// Found by FuzzParseMMDB: Verify accepts shared nodes, the
+			// walk would not end.
+			name:  "shared nodes",
+			in:    string(tiSharedNodesMMDB(t)),
+			fatal: true,
+		},
 		{name: "truncated", in: string(asnDB[:len(asnDB)/2]), fatal: true},
 		{name: "not an mmdb", in: "1.2.3.4\n", fatal: true},
 		{name: "empty input", in: "", fatal: true},
@@ -264,7 +315,7 @@ func TestCorpusMMDBBadData(t *testing.T) {
 }
 
 func FuzzParseMMDB(f *testing.F) {
-	tiSeeds(f, "mmdb-*.mmdb") // real MaxMind test databases: GeoLite2-ASN, GeoIP2-Anonymous-IP, an IPv4 tree
+	tiSeeds(f, "mmdb-*.mmdb") // real MaxMind test databases, the small ones: GeoIP2-Anonymous-IP, an IPv4 tree
 	// A database written here with every key the parser reads.
 	f.Add(tiWriteMMDB(f, "ipintel", []tiNet{
 		{"::1.0.0.0/120", mmdbtype.Map{"autonomous_system_number": mmdbtype.Uint32(1), "is_tor_exit_node": mmdbtype.Bool(true)}},
