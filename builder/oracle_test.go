@@ -220,7 +220,7 @@ func synthetic(r *rand.Rand) []oracle.Feed {
 		return netip.PrefixFrom(randomIn(r, base), bits).Masked()
 	}
 	v6 := func() netip.Prefix {
-		bases := []string{"2a00::/20", "2002:800::/24", "fc00::/6", "2001:db8::/31"}
+		bases := []string{"2a00::/20", "2002:800::/24", "fc00::/6", "2001:db8::/31", "::/90", "::ffff:0:0/95"}
 		base := netip.MustParsePrefix(bases[r.IntN(len(bases))])
 		bits := base.Bits() + r.IntN(129-base.Bits())
 		return netip.PrefixFrom(randomIn(r, base), bits).Masked()

@@ -62,9 +62,10 @@ func (a u128) addr() netip.Addr {
 	return netip.AddrFrom16(b)
 }
 
-// pointOf returns the point of an address (unmapped first).
+// pointOf returns the point of an address. An IPv4-mapped IPv6 address
+// stays IPv6 (inside ::ffff:0:0/96): callers unmap entries first, and the
+// masks need that block as it is.
 func pointOf(addr netip.Addr) u128 {
-	addr = addr.Unmap()
 	if addr.Is4() {
 		b := addr.As4()
 		return u128{0, uint64(binary.BigEndian.Uint32(b[:]))}

@@ -196,7 +196,7 @@ func (p *progressLine) update(ev builder.Progress) {
 func (p *progressLine) clear() { fmt.Fprint(p.w, "\r\033[K") }
 
 func writeSummary(w io.Writer, s *builder.Summary) {
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "feed\tkind\tentries\tinvalid\tprefixes\tipv4\tipv6\tasns\treserved\tgate\t")
 	for _, f := range s.Feeds {
 		gate := f.Gate
@@ -208,7 +208,7 @@ func writeSummary(w io.Writer, s *builder.Summary) {
 	}
 	tw.Flush()
 	fmt.Fprintln(w)
-	tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
+	tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "category\tnetworks\tipv4 addresses\tipv6 /64s\t")
 	for _, c := range s.Categories {
 		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t\n", c.Category, c.Networks, c.IPv4, c.IPv6)
