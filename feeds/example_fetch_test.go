@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"log"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -30,7 +29,7 @@ func ExampleFetcher() {
 	defer srv.Close()
 	cacheDir, err := os.MkdirTemp("", "ipintel-cache-")
 	if err != nil {
-		log.Fatal(err)
+		panic(err)
 	}
 	defer os.RemoveAll(cacheDir)
 
@@ -42,20 +41,20 @@ func ExampleFetcher() {
 		}
 		d, err := f.Fetch(ctx, "example", srv.URL+"/list.txt", "")
 		if err != nil {
-			log.Fatal(err)
+			panic(err)
 		}
 		n, err := countEntries(d)
 		if err != nil || n < 1 { // the sanity gate (min_entries = 1)
 			fmt.Printf("round %d: rejected %d bytes, %d entries\n", round, d.Size, n)
 			if err := d.Discard(); err != nil {
-				log.Fatal(err)
+				panic(err)
 			}
 			if d, err = f.LastGood("example"); err != nil {
-				log.Fatal(err)
+				panic(err)
 			}
 			n = d.Entries
 		} else if err := d.Commit(n); err != nil {
-			log.Fatal(err)
+			panic(err)
 		}
 		fmt.Printf("round %d: %d bytes, %d entries, ETag %s, not modified: %v, from cache: %v\n",
 			round, d.Size, n, d.ETag, d.NotModified, d.FromCache)

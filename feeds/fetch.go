@@ -537,7 +537,7 @@ func (f *Fetcher) backoff(attempt int, asked time.Duration) time.Duration {
 	if d <= 0 || d > limit {
 		d = limit
 	}
-	d = d/2 + rand.N(d/2+1)
+	d = d/2 + rand.N(d/2+1) // jitter spreads retries; it needs no cryptographic randomness
 	return min(max(d, asked), limit)
 }
 

@@ -128,9 +128,10 @@ func cutConnection(part []byte) http.HandlerFunc {
 			panic(err)
 		}
 		defer conn.Close()
-		fmt.Fprintf(buf, "HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Type: application/octet-stream\r\n\r\n")
-		buf.Write(part)
-		buf.Flush()
+		// Write errors only mean the client went away: nothing to check.
+		_, _ = fmt.Fprintf(buf, "HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Type: application/octet-stream\r\n\r\n")
+		_, _ = buf.Write(part)
+		_ = buf.Flush()
 	}
 }
 
@@ -195,10 +196,10 @@ func body(t *testing.T, d *Download) []byte {
 	return b
 }
 
-// commitGood fetches want from ts under name and commits it.
-func commitGood(t *testing.T, f *Fetcher, ts *testServer, name string, want []byte, entries int) *Download {
+// commitGood fetches want from ts as the feed "feed" and commits it.
+func commitGood(t *testing.T, f *Fetcher, ts *testServer, want []byte, entries int) *Download {
 	t.Helper()
-	d, err := f.Fetch(t.Context(), name, ts.URL+"/"+name, "")
+	d, err := f.Fetch(t.Context(), "feed", ts.URL+"/feed", "")
 	if err != nil {
 		t.Fatalf("Fetch: %v", err)
 	}
@@ -404,7 +405,7 @@ func TestFetchFailuresKeepGoodCopy(t *testing.T) {
 			wantReqs: 3, // Retries 2
 			check: func(err error) bool {
 				se, ok := errors.AsType[*StatusError](err)
-				return ok && se.StatusCode == 500 && strings.Contains(err.Error(), "after 3 attempts")
+				return ok && se.StatusCode == http.StatusInternalServerError && strings.Contains(err.Error(), "after 3 attempts")
 			},
 		},
 		{
@@ -413,15 +414,15 @@ func TestFetchFailuresKeepGoodCopy(t *testing.T) {
 			wantReqs: 1,
 			check: func(err error) bool {
 				se, ok := errors.AsType[*StatusError](err)
-				return ok && se.StatusCode == 404 && strings.Contains(err.Error(), "404 Not Found")
+				return ok && se.StatusCode == http.StatusNotFound && strings.Contains(err.Error(), "404 Not Found")
 			},
 		},
 		{
 			name: "slow-body-beyond-timeout",
 			handler: func(w http.ResponseWriter, r *http.Request) {
 				w.Header().Set("Content-Length", strconv.Itoa(len(next)))
-				w.Write(next[:100])
-				http.NewResponseController(w).Flush()
+				_, _ = w.Write(next[:100])
+				_ = http.NewResponseController(w).Flush()
 				select {
 				case <-r.Context().Done():
 				case <-time.After(5 * time.Second):
@@ -447,7 +448,7 @@ func TestFetchFailuresKeepGoodCopy(t *testing.T) {
 			name: "content-length-lie",
 			handler: func(w http.ResponseWriter, _ *http.Request) {
 				w.Header().Set("Content-Length", strconv.Itoa(len(next)))
-				w.Write(next[:len(next)/2])
+				_, _ = w.Write(next[:len(next)/2])
 			},
 			wantReqs: 3,
 			check:    func(err error) bool { return errors.Is(err, io.ErrUnexpectedEOF) },
@@ -456,7 +457,7 @@ func TestFetchFailuresKeepGoodCopy(t *testing.T) {
 			name: "content-length-lie-plain",
 			handler: func(w http.ResponseWriter, _ *http.Request) {
 				w.Header().Set("Content-Length", strconv.Itoa(len(plain)))
-				w.Write(plain[:len(plain)/2])
+				_, _ = w.Write(plain[:len(plain)/2])
 			},
 			wantReqs: 3,
 			check: func(err error) bool {
@@ -495,8 +496,8 @@ func TestFetchFailuresKeepGoodCopy(t *testing.T) {
 			name: "oversized-chunked",
 			handler: func(w http.ResponseWriter, _ *http.Request) {
 				for range 100 { // no Content-Length: chunked, so only the cap stops it
-					w.Write(next)
-					http.NewResponseController(w).Flush()
+					_, _ = w.Write(next)
+					_ = http.NewResponseController(w).Flush()
 				}
 			},
 			tweak:    func(f *Fetcher) { f.MaxSize = 4 * int64(len(next)) },
@@ -517,7 +518,7 @@ func TestFetchFailuresKeepGoodCopy(t *testing.T) {
 			wantReqs: 1,
 			check: func(err error) bool {
 				se, ok := errors.AsType[*StatusError](err)
-				return ok && se.StatusCode == 206
+				return ok && se.StatusCode == http.StatusPartialContent
 			},
 		},
 	}
@@ -526,7 +527,7 @@ func TestFetchFailuresKeepGoodCopy(t *testing.T) {
 			t.Parallel()
 			ts := newTestServer(t, serve(good, `"good"`, time.Time{}))
 			f, _ := testFetcher(t)
-			commitGood(t, f, ts, "feed", good, 77)
+			commitGood(t, f, ts, good, 77)
 			ts.setHandler(tt.handler)
 			before := ts.count()
 			if tt.tweak != nil {
@@ -596,7 +597,7 @@ func TestFetchRetryAfter(t *testing.T) {
 		if !errors.Is(err, context.DeadlineExceeded) {
 			t.Errorf("Fetch error = %v, want context.DeadlineExceeded", err)
 		}
-		if se, ok := errors.AsType[*StatusError](err); !ok || se.StatusCode != 429 {
+		if se, ok := errors.AsType[*StatusError](err); !ok || se.StatusCode != http.StatusTooManyRequests {
 			t.Errorf("Fetch error = %v, want it to wrap the 429 too", err)
 		}
 		if el := time.Since(start); el > time.Second {
@@ -669,7 +670,9 @@ func TestFetchUserAgent(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			d.Discard()
+			if err := d.Discard(); err != nil {
+				t.Fatal(err)
+			}
 			reqs, _ := ts.requests()
 			for i, r := range reqs { // retries carry it too
 				if ua := r.Header.Get("User-Agent"); !tt.check(ua) {
@@ -700,7 +703,7 @@ func TestFetchOffline(t *testing.T) {
 		t.Parallel()
 		ts := newTestServer(t, serve(want, `"a"`, time.Time{}))
 		f, _ := testFetcher(t)
-		commitGood(t, f, ts, "feed", want, 9)
+		commitGood(t, f, ts, want, 9)
 		ts.setHandler(status(500))
 		before := ts.count()
 		f.Offline = true
@@ -729,7 +732,7 @@ func TestFetchDiscard(t *testing.T) {
 	v2 := []byte("203.0.113.1\n")
 	ts := newTestServer(t, serve(v1, `"1"`, time.Time{}))
 	f, _ := testFetcher(t)
-	commitGood(t, f, ts, "feed", v1, 121)
+	commitGood(t, f, ts, v1, 121)
 	ts.setHandler(serve(v2, `"2"`, time.Time{}))
 
 	d, err := f.Fetch(t.Context(), "feed", ts.URL+"/feed", "")
@@ -780,9 +783,9 @@ func TestFetchCommitReplaces(t *testing.T) {
 	v2 := readTestdata(t, "list.txt.gz")
 	ts := newTestServer(t, serve(v1, `"1"`, time.Time{}))
 	f, _ := testFetcher(t)
-	commitGood(t, f, ts, "feed", v1, 1)
+	commitGood(t, f, ts, v1, 1)
 	ts.setHandler(serve(v2, `"2"`, time.Time{}))
-	d := commitGood(t, f, ts, "feed", v2, 2)
+	d := commitGood(t, f, ts, v2, 2)
 	checkGood(t, f, "feed", v2, 2)
 	if d.Path != filepath.Join(f.CacheDir, bodyName("feed", sum(v2))) {
 		t.Errorf("Path after Commit = %s, want the cached body", d.Path)
@@ -812,7 +815,7 @@ func TestCacheCrashSafety(t *testing.T) {
 	v1 := readTestdata(t, "list.txt")
 	ts := newTestServer(t, serve(v1, `"1"`, time.Time{}))
 	f, _ := testFetcher(t)
-	commitGood(t, f, ts, "feed", v1, 5)
+	commitGood(t, f, ts, v1, 5)
 
 	orphan := filepath.Join(f.CacheDir, bodyName("feed", sum([]byte("new")))) // renamed, sidecar never written
 	if err := os.WriteFile(orphan, []byte("new"), 0o644); err != nil {
@@ -862,7 +865,7 @@ func TestLastGoodCorrupt(t *testing.T) {
 	v1 := readTestdata(t, "list.txt")
 	ts := newTestServer(t, serve(v1, `"1"`, time.Time{}))
 	f, log := testFetcher(t)
-	d := commitGood(t, f, ts, "feed", v1, 3)
+	d := commitGood(t, f, ts, v1, 3)
 	if err := os.WriteFile(d.Path, v1[:100], 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -1134,7 +1137,7 @@ func TestFetchURLChanged(t *testing.T) {
 	v1 := readTestdata(t, "list.txt")
 	ts := newTestServer(t, serve(v1, `"same"`, time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)))
 	f, _ := testFetcher(t)
-	commitGood(t, f, ts, "feed", v1, 1)
+	commitGood(t, f, ts, v1, 1)
 	d, err := f.Fetch(t.Context(), "feed", ts.URL+"/moved", "")
 	if err != nil {
 		t.Fatal(err)
@@ -1261,7 +1264,9 @@ func TestFetchTLS(t *testing.T) {
 	if !bytes.Equal(body(t, d), want) {
 		t.Errorf("https body differs")
 	}
-	d.Discard()
+	if err := d.Discard(); err != nil {
+		t.Fatal(err)
+	}
 
 	u, log := testFetcher(t) // the default client does not trust the test CA
 	_, err = u.Fetch(t.Context(), "feed", ts.URL+"/feed", "")
