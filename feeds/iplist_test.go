@@ -148,12 +148,9 @@ func TestParseIPList(t *testing.T) {
 
 func TestParseIPListGzip(t *testing.T) {
 	t.Parallel()
-	var buf bytes.Buffer
-	zw := gzip.NewWriter(&buf)
-	zw.Write([]byte("# gz\n192.0.2.0/24\n2001:db8::/32\n"))
-	zw.Close()
+	buf := gzipBytes(t, []byte("# gz\n192.0.2.0/24\n2001:db8::/32\n"))
 	var got []netip.Prefix
-	st, err := Parse(&buf, Options{Format: FormatIPList}, func(e Entry) { got = append(got, e.Prefix) })
+	st, err := Parse(bytes.NewReader(buf), Options{Format: FormatIPList}, func(e Entry) { got = append(got, e.Prefix) })
 	if err != nil || st.Records != 2 {
 		t.Fatalf("Parse(gzip) = %+v, %v; want 2 records, no error", st, err)
 	}
@@ -163,15 +160,26 @@ func TestParseIPListGzip(t *testing.T) {
 	}
 
 	// A gzip stream cut short is a file error, not a bad line.
-	var full bytes.Buffer
-	zw = gzip.NewWriter(&full)
-	zw.Write(bytes.Repeat([]byte("192.0.2.1\n"), 1000))
-	zw.Close()
-	cut := full.Bytes()[:full.Len()/2]
+	full := gzipBytes(t, bytes.Repeat([]byte("192.0.2.1\n"), 1000))
+	cut := full[:len(full)/2]
 	out := parseText(string(cut), Options{Format: FormatIPList})
 	if len(out.fatal) == 0 {
 		t.Errorf("Parse(truncated gzip): no file error, stats %+v", out.stats)
 	}
+}
+
+// gzipBytes returns data gzip-compressed.
+func gzipBytes(t *testing.T, data []byte) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	zw := gzip.NewWriter(&buf)
+	if _, err := zw.Write(data); err != nil {
+		t.Fatal(err)
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
 }
 
 // TestIPListLineErrors checks the LineError fields and the cap on kept
@@ -307,7 +315,7 @@ func TestParseIPListStreams(t *testing.T) {
 				return
 			}
 		}
-		pw.Close()
+		pw.CloseWithError(nil)
 	}()
 	st, err := Parse(pr, Options{Format: FormatIPList}, func(e Entry) { got <- e.Prefix })
 	if err != nil || st.Records != 3 {

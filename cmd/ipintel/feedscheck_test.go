@@ -121,8 +121,12 @@ func TestFeedsCheck(t *testing.T) {
 		t.Parallel()
 		var gz bytes.Buffer
 		zw := gzip.NewWriter(&gz)
-		zw.Write(bytes.Repeat([]byte("192.0.2.1\n"), 5000))
-		zw.Close()
+		if _, err := zw.Write(bytes.Repeat([]byte("192.0.2.1\n"), 5000)); err != nil {
+			t.Fatal(err)
+		}
+		if err := zw.Close(); err != nil {
+			t.Fatal(err)
+		}
 		broken := writeFile(t, t.TempDir(), "cut.txt.gz", gz.String()[:gz.Len()/2])
 		missing := filepath.Join(dir, "missing.txt")
 		code, out, errOut := runCheck(t, "-format", "ip-list", "-json", missing, broken, list)
