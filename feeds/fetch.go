@@ -25,13 +25,13 @@ import (
 	"time"
 )
 
-// Defaults of the [Fetcher] fields.
+// Defaults of the [Fetcher] fields, as documented there.
 const (
-	DefaultTimeout      = 60 * time.Second
-	DefaultRetries      = 3
-	DefaultRetryWait    = 500 * time.Millisecond
-	DefaultMaxRetryWait = 30 * time.Second
-	DefaultMaxSize      = 512 << 20
+	defaultTimeout      = 60 * time.Second
+	defaultRetries      = 3
+	defaultRetryWait    = 500 * time.Millisecond
+	defaultMaxRetryWait = 30 * time.Second
+	defaultMaxSize      = 512 << 20
 )
 
 // maxRedirects is how many redirects a fetch follows.
@@ -362,7 +362,7 @@ func (f *Fetcher) fetchHTTP(ctx context.Context, name, src string) (*Download, e
 	}
 	retries := f.Retries
 	if retries == 0 {
-		retries = DefaultRetries
+		retries = defaultRetries
 	}
 	retries = max(retries, 0)
 	for attempt := 0; ; attempt++ {
@@ -395,7 +395,7 @@ func (f *Fetcher) fetchHTTP(ctx context.Context, name, src string) (*Download, e
 func (f *Fetcher) attempt(ctx context.Context, name, src string, good *Download) (d *Download, wait time.Duration, err error) {
 	timeout := f.Timeout
 	if timeout <= 0 {
-		timeout = DefaultTimeout
+		timeout = defaultTimeout
 	}
 	actx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
@@ -527,11 +527,11 @@ func retryAfter(v string, now time.Time) time.Duration {
 func (f *Fetcher) backoff(attempt int, asked time.Duration) time.Duration {
 	base := f.RetryWait
 	if base <= 0 {
-		base = DefaultRetryWait
+		base = defaultRetryWait
 	}
 	limit := f.MaxRetryWait
 	if limit <= 0 {
-		limit = DefaultMaxRetryWait
+		limit = defaultMaxRetryWait
 	}
 	d := base << min(attempt, 20)
 	if d <= 0 || d > limit {
@@ -545,7 +545,7 @@ func (f *Fetcher) maxSize() int64 {
 	if f.MaxSize > 0 {
 		return f.MaxSize
 	}
-	return DefaultMaxSize
+	return defaultMaxSize
 }
 
 func (f *Fetcher) logger() *slog.Logger {

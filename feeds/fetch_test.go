@@ -634,7 +634,7 @@ func TestBackoff(t *testing.T) {
 	t.Parallel()
 	f := &Fetcher{} // defaults: 500ms doubling, capped at 30s
 	for attempt := range 10 {
-		full := min(DefaultRetryWait<<attempt, DefaultMaxRetryWait)
+		full := min(defaultRetryWait<<attempt, defaultMaxRetryWait)
 		for range 50 {
 			if got := f.backoff(attempt, 0); got < full/2 || got > full {
 				t.Fatalf("backoff(%d, 0) = %v, want in [%v, %v]", attempt, got, full/2, full)
@@ -644,8 +644,8 @@ func TestBackoff(t *testing.T) {
 	if got := f.backoff(0, 10*time.Second); got != 10*time.Second {
 		t.Errorf("backoff(0, 10s) = %v, want the server's 10s", got)
 	}
-	if got := f.backoff(0, time.Hour); got != DefaultMaxRetryWait {
-		t.Errorf("backoff(0, 1h) = %v, want the cap %v", got, DefaultMaxRetryWait)
+	if got := f.backoff(0, time.Hour); got != defaultMaxRetryWait {
+		t.Errorf("backoff(0, 1h) = %v, want the cap %v", got, defaultMaxRetryWait)
 	}
 }
 
