@@ -12,7 +12,9 @@ import (
 // Everything from the first '#' or ';' is a comment, so FireHOL headers,
 // Spamhaus-style trailers and AbuseIPDB annotations
 // ("1.0.138.92       # TH  AS23969 …") all reduce to the network.
-// Blank lines are skipped. Any other text on a line makes it invalid: a
+// An address with a port ("192.0.2.1:8080", "[2001:db8::1]:443"), as
+// proxy lists write them, stands for the address. Blank lines are
+// skipped. Any other text on a line makes it invalid: a
 // stray word is more likely damage than a feed extension, and reporting
 // it is safer than guessing.
 //
@@ -29,11 +31,17 @@ func parseIPList(r io.Reader, p *parser) error {
 		if len(s) == 0 {
 			return
 		}
+		str := string(s)
 		var err error
-		nets, err = parseNetFast(nets[:0], string(s))
+		nets, err = parseNetFast(nets[:0], str)
 		if err != nil {
-			p.bad(n, line, err)
-			return
+			// Proxy lists write "addr:port"; the address is the host.
+			ap, perr := netip.ParseAddrPort(str)
+			if perr != nil || ap.Addr().Zone() != "" {
+				p.bad(n, line, err)
+				return
+			}
+			nets = append(nets[:0], HostPrefix(ap.Addr().Unmap()))
 		}
 		acceptNets(p, n, nets)
 	})

@@ -159,6 +159,9 @@ func refIPList(text string) refResult {
 		}
 		if pfxs, ok := refNet(s); ok {
 			r.accept(i+1, pfxs)
+		} else if ap, err := netip.ParseAddrPort(s); err == nil && ap.Addr().Zone() == "" {
+			a := ap.Addr().Unmap()
+			r.accept(i+1, []netip.Prefix{netip.PrefixFrom(a, a.BitLen())})
 		} else {
 			r.invalid++
 		}

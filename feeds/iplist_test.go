@@ -113,6 +113,11 @@ func TestParseIPList(t *testing.T) {
 			want: []string{"1 192.0.2.0/24", "2 2001:db8::/32"},
 		},
 		{
+			name: "proxy list address:port", records: 3,
+			in:   "192.0.2.1:8080\n[2001:db8::1]:443\n[::ffff:192.0.2.2]:3128\n",
+			want: []string{"1 192.0.2.1/32", "2 2001:db8::1/128", "3 192.0.2.2/32"},
+		},
+		{
 			name: "ranges split", records: 3,
 			in: "192.0.2.0-192.0.2.255\n192.0.2.1 - 192.0.2.6\n10.0.0.5-10.0.0.5\n",
 			want: []string{
@@ -139,9 +144,13 @@ func TestParseIPList(t *testing.T) {
 				"\x00\xff\xfe",              // 13: binary
 				"1.2.3.4/24/8",              // 14: two slashes
 				"2001:db8::/48 2001:db8::1", // 15: two networks
+				"192.0.2.1:",                // 16: empty port
+				"192.0.2.1:99999",           // 17: port out of range
+				"[fe80::1%eth0]:80",         // 18: zone with a port
+				"192.0.2.0/24:80",           // 19: prefix with a port
 			}, "\n"),
 			want:    []string{"12 192.0.2.3/32"},
-			invalid: []int{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 13, 14, 15},
+			invalid: []int{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 13, 14, 15, 16, 17, 18, 19},
 		},
 	})
 }
