@@ -1277,3 +1277,45 @@ func TestFetchTLS(t *testing.T) {
 		t.Errorf("an untrusted certificate was retried:\n%s", log)
 	}
 }
+
+// TestFetchCorpusTruncated serves the real gzip snapshots cut short
+// without any sign of it at the HTTP level (no Content-Length, a clean
+// close): down to the last byte of the trailer, the gzip check must catch
+// it, and the whole file must pass.
+func TestFetchCorpusTruncated(t *testing.T) {
+	t.Parallel()
+	dir := testenv.SharedFeeds(t)
+	for _, name := range []string{"asn/ip2asn-v6_2023-12-08.tsv.gz", "asn/pyasn-ipasn_2014-05-13.dat.gz"} {
+		full, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, cut := range []int{len(full) / 2, len(full) - 8, len(full) - 1} {
+			t.Run(fmt.Sprintf("%s/%d-of-%d", filepath.Base(name), cut, len(full)), func(t *testing.T) {
+				t.Parallel()
+				ts := newTestServer(t, cutConnection(full[:cut]))
+				f, _ := testFetcher(t)
+				f.Retries = -1
+				if _, err := f.Fetch(t.Context(), "feed", ts.URL, ""); !errors.Is(err, errTruncatedGzip) {
+					t.Errorf("Fetch of %d of %d bytes = %v, want errTruncatedGzip", cut, len(full), err)
+				}
+				checkNoTemps(t, f.CacheDir)
+			})
+		}
+		t.Run(filepath.Base(name)+"/whole", func(t *testing.T) {
+			t.Parallel()
+			ts := newTestServer(t, cutConnection(full))
+			f, _ := testFetcher(t)
+			d, err := f.Fetch(t.Context(), "feed", ts.URL, "")
+			if err != nil {
+				t.Fatalf("Fetch of the whole file: %v", err)
+			}
+			if d.SHA256 != sum(full) || !bytes.Equal(body(t, d), full) {
+				t.Errorf("whole file: body differs from the snapshot")
+			}
+			if err := d.Discard(); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
