@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/ipintel/ipintel/feeds"
@@ -39,6 +40,8 @@ type RunOptions struct {
 	// Default: discard.
 	Logger *slog.Logger
 	// Progress, when set, is called as each feed moves through its stages.
+	// Feeds are fetched and parsed ahead, two at a time, so the calls of
+	// two feeds may interleave; they never overlap.
 	Progress func(Progress)
 	// Version is recorded in the manifest as "ipintel <Version>".
 	Version string
@@ -133,9 +136,14 @@ func Run(ctx context.Context, cfg *Config, opts RunOptions) (*Summary, error) {
 	if now == nil {
 		now = time.Now
 	}
-	progress := opts.Progress
-	if progress == nil {
-		progress = func(Progress) {}
+	progress := func(Progress) {}
+	if opts.Progress != nil {
+		var mu sync.Mutex
+		progress = func(p Progress) {
+			mu.Lock()
+			defer mu.Unlock()
+			opts.Progress(p)
+		}
 	}
 	fetcher := opts.Fetcher
 	if fetcher == nil {
@@ -185,14 +193,16 @@ func Run(ctx context.Context, cfg *Config, opts RunOptions) (*Summary, error) {
 	}
 	sum := &Summary{Out: out}
 	var newest time.Time
-	for _, fc := range cfg.Feeds {
+	pre := prefetch(ctx, cfg, fetcher, progress)
+	defer pre.close()
+	for i, fc := range cfg.Feeds {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
 		if err := b.AddFeed(Feed{Name: fc.Name, Kind: fc.Kind, Weight: cfg.EffectiveWeight(fc)}); err != nil {
 			return nil, err
 		}
-		mf, err := runFeed(ctx, cfg, fc, b, fetcher, prevFeed(fc.Name), now(), log, progress)
+		mf, err := runFeed(cfg, fc, pre.take(i), b, fetcher, prevFeed(fc.Name), now(), log, progress)
 		if err != nil {
 			return nil, err
 		}
@@ -244,31 +254,105 @@ func Run(ctx context.Context, cfg *Config, opts RunOptions) (*Summary, error) {
 	return sum, nil
 }
 
-// runFeed fetches, parses and gates one feed and adds the copy it settles
-// on to b. It returns the feed's manifest line; an error only when the
-// build must fail.
-func runFeed(ctx context.Context, cfg *Config, fc FeedConfig, b *Builder, f *feeds.Fetcher,
+// fetchedCopy is a feed's fresh copy, fetched and parsed ahead of its turn.
+type fetchedCopy struct {
+	d   *feeds.Download // nil when the fetch failed
+	p   *parsed         // nil when the fetch or the read failed
+	err error           // the fetch error, or the read error
+}
+
+// prefetcher fetches and parses the feeds of a config ahead of the main
+// loop, at most prefetchAhead at a time, in config order. Fetching and
+// parsing are independent per feed; everything that depends on other
+// feeds (gates against the previous build, fallbacks, the merge) stays in
+// the main loop, in config order, so the result is the same as a
+// sequential build.
+type prefetcher struct {
+	results []chan fetchedCopy
+	slots   chan struct{}
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
+	next    int // first result not taken
+}
+
+const prefetchAhead = 2
+
+func prefetch(ctx context.Context, cfg *Config, f *feeds.Fetcher, progress func(Progress)) *prefetcher {
+	ctx, cancel := context.WithCancel(ctx)
+	pf := &prefetcher{
+		results: make([]chan fetchedCopy, len(cfg.Feeds)),
+		slots:   make(chan struct{}, prefetchAhead),
+		cancel:  cancel,
+	}
+	for i := range pf.results {
+		pf.results[i] = make(chan fetchedCopy, 1)
+	}
+	pf.wg.Go(func() {
+		for i, fc := range cfg.Feeds {
+			select {
+			case pf.slots <- struct{}{}:
+			case <-ctx.Done():
+				return
+			}
+			pf.wg.Go(func() { pf.results[i] <- fetchCopy(ctx, cfg, fc, f, progress) })
+		}
+	})
+	return pf
+}
+
+// take waits for feed i's copy; feeds must be taken in order.
+func (pf *prefetcher) take(i int) fetchedCopy {
+	c := <-pf.results[i]
+	pf.next = i + 1
+	<-pf.slots
+	return c
+}
+
+// close stops prefetching and discards the copies never taken.
+func (pf *prefetcher) close() {
+	pf.cancel()
+	pf.wg.Wait()
+	for _, ch := range pf.results[pf.next:] {
+		select {
+		case c := <-ch:
+			if c.d != nil {
+				c.d.Discard()
+			}
+		default:
+		}
+	}
+}
+
+func fetchCopy(ctx context.Context, cfg *Config, fc FeedConfig, f *feeds.Fetcher, progress func(Progress)) fetchedCopy {
+	progress(Progress{Feed: fc.Name, Stage: "fetching"})
+	d, err := f.Fetch(ctx, fc.Name, fc.URL, cfg.Dir)
+	if err != nil {
+		return fetchedCopy{err: err}
+	}
+	progress(Progress{Feed: fc.Name, Stage: "parsing"})
+	p, err := parseCopy(fc, d, progress)
+	return fetchedCopy{d: d, p: p, err: err}
+}
+
+// runFeed gates one feed's fresh copy and adds the copy it settles on to
+// b. It returns the feed's manifest line; an error only when the build
+// must fail.
+func runFeed(cfg *Config, fc FeedConfig, fresh fetchedCopy, b *Builder, f *feeds.Fetcher,
 	prev *schema.ManifestFeed, now time.Time, log *slog.Logger, progress func(Progress)) (schema.ManifestFeed, error) {
 	mf := schema.ManifestFeed{
 		Name: fc.Name, Kind: fc.Kind, Format: string(fc.Format), URL: fc.URL,
 		Weight: cfg.EffectiveWeight(fc),
 	}
-	progress(Progress{Feed: fc.Name, Stage: "fetching"})
 	var reason string
 	var cause error
-	d, err := f.Fetch(ctx, fc.Name, fc.URL, cfg.Dir)
-	var p *parsed
-	if err != nil {
-		reason, cause = fmt.Sprintf("fetch failed: %v", err), err
-	} else {
-		progress(Progress{Feed: fc.Name, Stage: "parsing"})
-		p, err = parseCopy(fc, d, progress)
-		switch {
-		case err != nil:
-			reason, cause = fmt.Sprintf("read failed: %v", err), err
-		default:
-			reason = checkGates(fc, d, p.stats.Records, prev, now)
-		}
+	d, p := fresh.d, fresh.p
+	switch {
+	case d == nil:
+		reason, cause = fmt.Sprintf("fetch failed: %v", fresh.err), fresh.err
+	case fresh.err != nil:
+		reason, cause = fmt.Sprintf("read failed: %v", fresh.err), fresh.err
+	default:
+		reason = checkGates(fc, d, p.stats.Records, prev, now)
 	}
 	if reason == "" {
 		if err := p.addTo(b, fc.Name); err != nil {
