@@ -21,9 +21,12 @@ import (
 // StartColumn alone, that column holds a whole network). Each is a 0-based
 // index or a header name, matched without regard to case; naming a column
 // makes the first row a header. With no option set, a first row with a
-// field named cidr, network or prefix is a header that selects it, and
-// otherwise columns 0 and 1 are read as a range. In range mode a row whose
-// end column is missing or empty is read from its start column alone.
+// field named cidr, network or prefix (or subnet, cidr_block, ip_prefix,
+// ipv4_prefix, ipv6_prefix) is a header that selects it, and otherwise
+// columns 0 and 1 are read as a range; in that default layout a CIDR in
+// column 0 is read alone, whatever column 1 holds, so headerless
+// "cidr,name" files work too. In range mode a row whose end column is
+// missing or empty is read from its start column alone.
 //
 // The first row is also taken as a header, neither a record nor invalid,
 // when its selected fields fail to parse and hold no '.' or ':' (so
@@ -52,6 +55,10 @@ var (
 type csvLayout struct {
 	cidr       int // ≥ 0: network column; -1: range mode
 	start, end int // range mode columns; end may be -1
+	// auto marks the default layout (no options, no header naming a
+	// network column): a CIDR in column 0 is then read alone, so that
+	// headerless "cidr,name" files work too.
+	auto bool
 }
 
 // csvColumn is one column option: unset, an index or a header name.
@@ -163,11 +170,11 @@ func csvFirstRow(row []string, named bool, cidrCol, startCol, endCol csvColumn) 
 	if !cidrCol.set && !startCol.set {
 		for i, f := range row {
 			switch strings.ToLower(strings.TrimSpace(f)) {
-			case "cidr", "network", "prefix":
+			case "cidr", "network", "prefix", "subnet", "cidr_block", "ip_prefix", "ipv4_prefix", "ipv6_prefix":
 				return csvLayout{cidr: i, start: -1, end: -1}, true, nil
 			}
 		}
-		return csvLayout{cidr: -1, start: 0, end: 1}, false, nil
+		return csvLayout{cidr: -1, start: 0, end: 1, auto: true}, false, nil
 	}
 	var h []string
 	if named {
@@ -197,7 +204,8 @@ func csvRow(dst []netip.Prefix, row []string, l csvLayout) ([]netip.Prefix, erro
 	if l.start >= len(row) {
 		return dst, fmt.Errorf("missing column %d", l.start)
 	}
-	if l.end < 0 || l.end >= len(row) || strings.TrimSpace(row[l.end]) == "" {
+	if l.end < 0 || l.end >= len(row) || strings.TrimSpace(row[l.end]) == "" ||
+		(l.auto && strings.IndexByte(row[l.start], '/') >= 0) {
 		return ParseNet(dst, row[l.start])
 	}
 	from, err := ParseAddr(strings.TrimSpace(row[l.start]))

@@ -55,6 +55,16 @@ func TestParseCSV(t *testing.T) {
 			want: []string{"1 192.0.2.0/24"},
 		},
 		{
+			name: "headerless cidr,name", records: 2,
+			in:   "192.0.2.0/24,Example Cloud\n2001:db8::/32,\"Example, Inc.\"\n",
+			want: []string{"1 192.0.2.0/24", "2 2001:db8::/32"},
+		},
+		{
+			name: "header synonym", records: 1,
+			in:   "region,ip_prefix\neu,192.0.2.0/24\n",
+			want: []string{"2 192.0.2.0/24"},
+		},
+		{
 			name: "range with empty end reads the start", records: 1,
 			in:   "192.0.2.0/28,,x\n",
 			want: []string{"1 192.0.2.0/28"},
