@@ -308,3 +308,28 @@ func TestRunRebuildIdentical(t *testing.T) {
 		}
 	}
 }
+
+// -offline builds URL feeds from their last good copies and never touches
+// the network; with no copy, the feed fails its gate.
+func TestRunOffline(t *testing.T) {
+	t.Parallel()
+	srv := newFeedServer(t)
+	e := newFaultEnv(t, srv.URL+"/list.txt", "fail")
+	if _, err := e.run(); err != nil {
+		t.Fatal(err)
+	}
+	srv.Close()
+	e.fetcher.Offline = true
+	sum, err := e.run()
+	if err != nil {
+		t.Fatalf("offline build: %v", err)
+	}
+	if f := sum.Feeds[0]; f.Gate != builder.GateOK || !f.FromCache || f.Entries != 20 {
+		t.Errorf("offline feed = %+v, want the cached copy", f)
+	}
+	fresh := newFaultEnv(t, srv.URL+"/list.txt", "fail")
+	fresh.fetcher.Offline = true
+	if _, err := fresh.run(); err == nil || !strings.Contains(err.Error(), "offline") {
+		t.Errorf("offline build with an empty cache = %v, want an error saying offline", err)
+	}
+}
