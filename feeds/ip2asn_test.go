@@ -180,10 +180,10 @@ func TestCorpusIP2ASN(t *testing.T) {
 }
 
 func FuzzParseIP2ASN(f *testing.F) {
-	tiSeeds(f, "ip2asn-*")                                                      // real excerpts: v6 (plain and gzip, with Not routed rows), v4 subset
-	f.Add([]byte("::ffff:1.0.0.0\t::ffff:1.0.0.255\t1\tZZ\tmapped\n"))          // mapped range
+	tiSeeds(f, "ip2asn-*")                                                 // real excerpts: v6 (plain and gzip, with Not routed rows), v4 subset
+	f.Add([]byte("::ffff:1.0.0.0\t::ffff:1.0.0.255\t1\tZZ\tmapped\n"))     // mapped range
 	f.Add([]byte("::fffe:ffff:fffe\t::ffff:0.0.0.1\t1\tZZ\tstraddle\r\n")) // straddles ::ffff:0:0/96
-	f.Add([]byte("0.0.0.0\t255.255.255.255\t4294967295"))                       // whole space, max ASN, no newline
+	f.Add([]byte("0.0.0.0\t255.255.255.255\t4294967295"))                  // whole space, max ASN, no newline
 	f.Fuzz(func(t *testing.T, data []byte) {
 		tiFuzzCheck(t, FormatIP2ASN, data)
 	})
