@@ -101,6 +101,10 @@ func feedsFlags(fs *flag.FlagSet) func(ctx context.Context, e *env, args []strin
 			return report(e, "feeds", usageError("no files given"))
 		case *minCount < 0:
 			return report(e, "feeds", usageError("-min-count must not be negative"))
+		case *minCount != 0 && *format != string(feeds.FormatIPSum):
+			return report(e, "feeds", usageError("-min-count applies to -format ipsum only"))
+		case (*cidrCol != "" || *startCol != "" || *endCol != "") && *format != string(feeds.FormatCSV):
+			return report(e, "feeds", usageError("-cidr-column, -start-column and -end-column apply to -format csv only"))
 		}
 		opts := feeds.Options{
 			Format:        feeds.Format(*format),

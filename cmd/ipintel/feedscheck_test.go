@@ -149,6 +149,8 @@ func TestFeedsCheck(t *testing.T) {
 			{"-format", "ip-list"},
 			{"-format", "ipsum", "-min-count", "-1", ipsum},
 			{"-format", "ip-list", "-no-such-flag", list},
+			{"-format", "ip-list", "-min-count", "3", list},
+			{"-format", "ipsum", "-cidr-column", "0", ipsum},
 		} {
 			if code, _, errOut := runCheck(t, args...); code != exitUsage || !strings.Contains(errOut, "usage:") {
 				t.Errorf("feeds check %q: exit %d, stderr %q; want 2 with usage", args, code, errOut)
