@@ -30,7 +30,9 @@ import (
 // The document is streamed: the decoder walks the top-level object token by
 // token and decodes one relay object at a time, so memory does not grow with
 // the number of relays. Unknown fields are ignored and missing ones read as
-// empty. Bridges are never exits (their addresses are sanitised anyway) and
+// empty, but the relays key itself is required (Onionoo always writes it,
+// if only as []), so that another JSON document is not read as an empty
+// one. Bridges are never exits (their addresses are sanitised anyway) and
 // are skipped unread. A bad address is reported with the line on which its
 // relay object ends.
 
@@ -39,6 +41,7 @@ func init() { register(FormatOnionoo, parseOnionoo) }
 var (
 	errOnionooNotObject = errors.New("onionoo document is not a JSON object")
 	errOnionooRelays    = errors.New("onionoo relays is not an array")
+	errOnionooNoRelays  = errors.New("no relays key: not an Onionoo details document")
 )
 
 // onionooRelay holds the fields of a relay object that decide what it
@@ -60,12 +63,14 @@ func parseOnionoo(r io.Reader, p *parser) error {
 	if d, ok := tok.(json.Delim); !ok || d != '{' {
 		return errOnionooNotObject
 	}
+	sawRelays := false
 	for dec.More() {
 		tok, err := dec.Token()
 		if err != nil {
 			return fmt.Errorf("onionoo: %w", err)
 		}
 		if key, _ := tok.(string); key == "relays" {
+			sawRelays = true
 			err = onionooRelays(dec, lc, p)
 		} else {
 			err = onionooSkip(dec, lc)
@@ -76,6 +81,9 @@ func parseOnionoo(r io.Reader, p *parser) error {
 	}
 	if _, err := dec.Token(); err != nil { // the closing brace
 		return fmt.Errorf("onionoo: %w", err)
+	}
+	if !sawRelays {
+		return errOnionooNoRelays
 	}
 	return nil
 }

@@ -50,7 +50,7 @@ func TestParseOnionoo(t *testing.T) {
 			skipped: 2,
 		},
 		{name: "relays null", in: `{"version":"8.0","relays":null}`},
-		{name: "no relays key", in: `{"version":"8.0","bridges":[]}`},
+		{name: "no relays key", in: `{"version":"8.0","bridges":[]}`, fatal: true},
 		{
 			name:    "truncated document",
 			in:      `{"relays":[{"exit_addresses":["1.2.3.4"]},{"exit_addr`,

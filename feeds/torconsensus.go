@@ -35,6 +35,7 @@ var (
 	errTorNoStatus     = errors.New("relay has no s line")
 	errTorTwoStatus    = errors.New("relay has a second s line")
 	errTorPort         = errors.New("bad port")
+	errTorNotConsensus = errors.New("no network-status-version line and no r line: not a Tor consensus")
 )
 
 // torRelay is the block being read: its addresses are held until its s
@@ -57,6 +58,10 @@ func parseTorConsensus(r io.Reader, p *parser) error {
 		relay  torRelay
 		fields [11][]byte
 		done   bool
+		// recognised: a version line or an r line was seen; lines: any
+		// non-empty line was. A file with lines but neither is in another
+		// format and is reported rather than read as an empty consensus.
+		recognised, lines bool
 	)
 	flush := func() {
 		if relay.line == 0 {
@@ -76,7 +81,14 @@ func parseTorConsensus(r io.Reader, p *parser) error {
 		relay = torRelay{text: relay.text[:0], addrs: relay.addrs[:0]}
 	}
 	err := eachLine(r, p, func(n int, line []byte) {
-		if done || len(line) < 2 {
+		if done || len(line) == 0 {
+			return
+		}
+		lines = true
+		if bytes.HasPrefix(line, []byte("network-status-version ")) {
+			recognised = true
+		}
+		if len(line) < 2 {
 			return
 		}
 		// Keywords of the router section are one letter and a space.
@@ -102,6 +114,7 @@ func parseTorConsensus(r io.Reader, p *parser) error {
 					return
 				}
 			}
+			recognised = true
 			relay.line = n
 			relay.text = append(relay.text, line...)
 			relay.addrs = append(relay.addrs, torAddr{addr, n})
@@ -132,6 +145,9 @@ func parseTorConsensus(r io.Reader, p *parser) error {
 	})
 	if !done {
 		flush() // a truncated document, or one without a footer
+	}
+	if err == nil && lines && !recognised {
+		err = errTorNotConsensus
 	}
 	return err
 }
