@@ -38,7 +38,7 @@ func parseIP2ASN(r io.Reader, p *parser) error {
 		lastOrg string // rows of one AS come together: share their Org
 	)
 	return eachLine(r, p, func(n int, line []byte) {
-		if len(line) == 0 || line[0] == '#' {
+		if len(bytes.TrimSpace(line)) == 0 || line[0] == '#' {
 			return
 		}
 		start, rest, ok1 := bytes.Cut(line, []byte{'\t'})

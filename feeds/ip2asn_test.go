@@ -50,7 +50,7 @@ func TestParseIP2ASN(t *testing.T) {
 		},
 		{
 			name:    "missing country and description, CRLF, comments",
-			in:      "# generated\r\n\r\n1.0.0.0\t1.0.0.255\t13335\r\n1.0.1.0\t1.0.1.255\t13335\tUS\r\n1.0.2.0\t1.0.2.255\t13335\tUS\tCLOUDFLARENET \r\n",
+			in:      "# generated\r\n \t\r\n1.0.0.0\t1.0.0.255\t13335\r\n1.0.1.0\t1.0.1.255\t13335\tUS\r\n1.0.2.0\t1.0.2.255\t13335\tUS\tCLOUDFLARENET \r\n",
 			want:    []string{`3 1.0.0.0/24 AS13335`, `4 1.0.1.0/24 AS13335`, `5 1.0.2.0/24 AS13335 "CLOUDFLARENET"`},
 			records: 3,
 		},
