@@ -315,21 +315,48 @@ func (s *server) handleAuth(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.m.countLookup(v.Action)
-	h.Set("X-Ipintel-Action", v.Action.String())
-	h.Set("X-Ipintel-Score", strconv.Itoa(int(v.Score)))
-	h.Set("X-Ipintel-Categories", rec.Categories.String())
-	h.Set("X-Ipintel-Client", addr.String())
+	// Shared, never-modified header values: forward-auth sits in front of
+	// every request of the guarded site, so it is a hot path too.
+	h["X-Ipintel-Action"] = actionHeader[min(int(v.Action), len(actionHeader)-1)]
+	h["X-Ipintel-Score"] = scoreHeader[v.Score]
+	h["X-Ipintel-Categories"] = categoryHeader[uint8(rec.Categories)]
+	h["X-Ipintel-Client"] = []string{addr.String()}
 	if !httpguard.HasForwardingHeader(r) && containsAddr(s.trusted, addr) {
 		// The peer is a trusted proxy that forwarded no client address.
 		h.Set("X-Ipintel-Error", "no forwarding header from a trusted proxy: judged the proxy's own address")
 	}
 	switch v.Action {
 	case lookup.ActionBlock:
-		writeError(w, http.StatusForbidden, "blocked")
+		h["Content-Type"] = hdrJSON
+		w.WriteHeader(http.StatusForbidden)
+		_, _ = w.Write(bodyBlocked)
 	case lookup.ActionChallenge:
-		writeError(w, http.StatusUnauthorized, "challenge")
+		h["Content-Type"] = hdrJSON
+		w.WriteHeader(http.StatusUnauthorized)
+		_, _ = w.Write(bodyChallenge)
 	default:
 		w.WriteHeader(http.StatusOK)
+	}
+}
+
+// Precomputed forward-auth header values and bodies.
+var (
+	actionHeader   [3][]string   // by lookup.Action
+	scoreHeader    [256][]string // by score
+	categoryHeader [256][]string // by the 8 category bits
+	bodyBlocked    = []byte(`{"error":"blocked"}` + "\n")
+	bodyChallenge  = []byte(`{"error":"challenge"}` + "\n")
+)
+
+func init() {
+	for i := range actionHeader {
+		actionHeader[i] = []string{lookup.Action(i).String()}
+	}
+	for i := range scoreHeader {
+		scoreHeader[i] = []string{strconv.Itoa(i)}
+	}
+	for i := range categoryHeader {
+		categoryHeader[i] = []string{lookup.Category(i).String()}
 	}
 }
 
