@@ -172,8 +172,7 @@ func tiErrorLines(err error) (lines []int, fatal bool) {
 		errs = j.Unwrap()
 	}
 	for _, e := range errs {
-		var le *LineError
-		if errors.As(e, &le) {
+		if le, ok := errors.AsType[*LineError](e); ok {
 			lines = append(lines, le.Line)
 		} else {
 			fatal = true
