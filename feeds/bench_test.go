@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"runtime"
 	"testing"
 
 	"github.com/ipintel/ipintel/feeds"
@@ -39,18 +40,24 @@ func BenchmarkParse(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
+		lines := bytes.Count(data, []byte{'\n'}) + 1
 		b.Run(string(bf.format)+"/"+filepath.Base(bf.file), func(b *testing.B) {
 			b.ReportAllocs()
 			b.SetBytes(int64(len(data)))
-			entries := 0
+			entries, loops := 0, 0
+			var before, after runtime.MemStats
+			runtime.ReadMemStats(&before)
 			for b.Loop() {
 				entries = 0
+				loops++
 				_, err := feeds.Parse(bytes.NewReader(data), feeds.Options{Format: bf.format}, func(feeds.Entry) { entries++ })
 				if err != nil {
 					b.Fatal(err)
 				}
 			}
+			runtime.ReadMemStats(&after)
 			b.ReportMetric(float64(entries), "entries/op")
+			b.ReportMetric(float64(after.Mallocs-before.Mallocs)/float64(loops*lines), "allocs/line")
 		})
 	}
 }

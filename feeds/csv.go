@@ -248,8 +248,20 @@ func splitCSV(dst []string, line []byte) ([]string, error) {
 			line = line[i+1:]
 			continue
 		}
-		// Quoted field.
+		// Quoted field. The common case, no doubled quote and nothing
+		// between the closing quote and the comma, needs one string.
 		line = line[1:]
+		if i := bytes.IndexByte(line, '"'); i >= 0 {
+			rest := bytes.TrimLeft(line[i+1:], " \t")
+			if len(rest) == 0 || rest[0] == ',' {
+				dst = append(dst, string(line[:i]))
+				if len(rest) == 0 {
+					return dst, nil
+				}
+				line = rest[1:]
+				continue
+			}
+		}
 		var b []byte
 		closed := false
 		for !closed {
