@@ -361,6 +361,10 @@ func runFeed(cfg *Config, fc FeedConfig, fresh fetchedCopy, b *Builder, f *feeds
 		if err := d.Commit(p.stats.Records); err != nil {
 			log.Warn("could not keep the copy as the last good one", "feed", fc.Name, "err", err)
 		}
+		if p.stats.Invalid > 0 {
+			log.Warn("feed has invalid lines; they were skipped", "feed", fc.Name,
+				"invalid", p.stats.Invalid, "entries", p.stats.Records, "first", p.firstBad)
+		}
 		p.fill(&mf, d, GateOK, "")
 		progress(Progress{Feed: fc.Name, Stage: GateOK, Entries: p.stats.Records})
 		return mf, nil
@@ -399,9 +403,10 @@ func runFeed(cfg *Config, fc FeedConfig, fresh fetchedCopy, b *Builder, f *feeds
 
 // parsed is one copy of a feed, parsed and held until its gates pass.
 type parsed struct {
-	entries []feeds.Entry
-	stats   feeds.Stats
-	sha256  string
+	entries  []feeds.Entry
+	stats    feeds.Stats
+	sha256   string
+	firstBad error // the first rejected line, if any
 }
 
 func parseCopy(fc FeedConfig, d *feeds.Download, progress func(Progress)) (*parsed, error) {
@@ -424,6 +429,9 @@ func parseCopy(fc FeedConfig, d *feeds.Download, progress func(Progress)) (*pars
 	p.stats = st
 	if err := fatalParseError(err); err != nil {
 		return nil, err
+	}
+	if le, ok := errors.AsType[*feeds.LineError](err); ok {
+		p.firstBad = le
 	}
 	return p, nil
 }
