@@ -1281,7 +1281,8 @@ func TestFetchTLS(t *testing.T) {
 // TestFetchCorpusTruncated serves the real gzip snapshots cut short
 // without any sign of it at the HTTP level (no Content-Length, a clean
 // close): down to the last byte of the trailer, the gzip check must catch
-// it, and the whole file must pass.
+// it, and the whole file must pass. (TestFetchConditional fetches the
+// whole ip2asn file.)
 func TestFetchCorpusTruncated(t *testing.T) {
 	t.Parallel()
 	dir := testenv.SharedFeeds(t)
@@ -1290,7 +1291,11 @@ func TestFetchCorpusTruncated(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, cut := range []int{len(full) / 2, len(full) - 8, len(full) - 1} {
+		cuts := []int{len(full) - 1} // one byte of the trailer's length field missing
+		if strings.HasPrefix(filepath.Base(name), "ip2asn") {
+			cuts = append(cuts, len(full)/2, len(full)-8) // mid-stream; the whole trailer missing
+		}
+		for _, cut := range cuts {
 			t.Run(fmt.Sprintf("%s/%d-of-%d", filepath.Base(name), cut, len(full)), func(t *testing.T) {
 				t.Parallel()
 				ts := newTestServer(t, cutConnection(full[:cut]))
@@ -1301,6 +1306,9 @@ func TestFetchCorpusTruncated(t *testing.T) {
 				}
 				checkNoTemps(t, f.CacheDir)
 			})
+		}
+		if !strings.HasPrefix(filepath.Base(name), "pyasn") {
+			continue
 		}
 		t.Run(filepath.Base(name)+"/whole", func(t *testing.T) {
 			t.Parallel()
