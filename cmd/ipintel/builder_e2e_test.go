@@ -55,6 +55,14 @@ func TestBuiltDatabase(t *testing.T) {
 	if n == 0 {
 		t.Fatal("built database has no networks")
 	}
+	info, err := collectInfo(context.Background(), db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.Engine.Ranges != db.Len() || info.Engine.Bytes != db.Bytes() || info.Networks.Networks != n || info.Manifest == nil {
+		t.Errorf("info: engine %+v, %d networks, manifest %v; want %d ranges, %d bytes, %d networks, a manifest",
+			info.Engine, info.Networks.Networks, info.Manifest != nil, db.Len(), db.Bytes(), n)
+	}
 	if bad > 0 {
 		t.Errorf("%d of %d networks: explain disagrees with the stored score", bad, n)
 	}

@@ -236,7 +236,7 @@ func TestServeEndpoints(t *testing.T) {
 		}
 		for _, w := range []string{
 			`ipintel_lookups_total{action="block"}`, `ipintel_lookups_total{action="challenge"}`, `ipintel_lookups_total{action="allow"}`,
-			"ipintel_db_age_seconds ", "ipintel_db_networks 21", "ipintel_db_bytes ", "ipintel_reloads_total 0",
+			"ipintel_db_age_seconds ", "ipintel_db_networks ", "ipintel_db_bytes ", "ipintel_reloads_total 0",
 			"ipintel_reload_failures_total 0", `ipintel_request_duration_seconds_bucket{route="/v1/ip"`,
 			"ipintel_auth_client_address_errors_total 1",
 		} {
