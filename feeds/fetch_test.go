@@ -539,7 +539,7 @@ func TestFetchFailuresKeepGoodCopy(t *testing.T) {
 			if err == nil {
 				t.Fatalf("Fetch succeeded (%d bytes at %s), want an error", d.Size, d.Path)
 			}
-			if el := time.Since(start); el > 3*time.Second {
+			if el := time.Since(start); el > 10*time.Second { // only a hang takes this long
 				t.Errorf("Fetch took %v", el)
 			}
 			if !tt.check(err) {
@@ -571,15 +571,15 @@ func TestFetchRetryAfter(t *testing.T) {
 	}
 	t.Run("capped", func(t *testing.T) {
 		t.Parallel()
-		ts := newTestServer(t, sequence(tooMany("1"), serve(want, "", time.Time{})))
+		ts := newTestServer(t, sequence(tooMany("10"), serve(want, "", time.Time{})))
 		f, _ := testFetcher(t)
 		f.MaxRetryWait = 150 * time.Millisecond // RetryWait is 1ms: only Retry-After explains the wait
 		start := time.Now()
 		if _, err := f.Fetch(t.Context(), "feed", ts.URL, ""); err != nil {
 			t.Fatalf("Fetch: %v", err)
 		}
-		if el := time.Since(start); el < 150*time.Millisecond || el > 900*time.Millisecond {
-			t.Errorf("Fetch took %v, want the capped Retry-After of 150ms", el)
+		if el := time.Since(start); el < 150*time.Millisecond || el > 5*time.Second {
+			t.Errorf("Fetch took %v, want the Retry-After of 10s capped to 150ms", el)
 		}
 		if ts.count() != 2 {
 			t.Errorf("server saw %d requests, want 2", ts.count())
@@ -600,7 +600,7 @@ func TestFetchRetryAfter(t *testing.T) {
 		if se, ok := errors.AsType[*StatusError](err); !ok || se.StatusCode != http.StatusTooManyRequests {
 			t.Errorf("Fetch error = %v, want it to wrap the 429 too", err)
 		}
-		if el := time.Since(start); el > time.Second {
+		if el := time.Since(start); el > 5*time.Second { // not the hour it was asked to wait
 			t.Errorf("Fetch took %v after its context ended", el)
 		}
 	})
