@@ -49,7 +49,10 @@ copy (-cache), so a fleet of servers follows one builder.
 X-Real-IP, walking from the right past trusted proxies: loopback, plus each
 -trusted-proxy network. If the forwarded address is garbled the request is
 allowed (fail open) with an X-Ipintel-Error header, so a proxy
-misconfiguration degrades protection rather than availability.
+misconfiguration degrades protection rather than availability. Behind
+nginx's auth_request, set X-Forwarded-For to $proxy_add_x_forwarded_for
+(nginx appends the peer it saw), not to $http_x_forwarded_for, which any
+client can choose.
 
 Serve listens on loopback unless -listen says otherwise and shuts down
 gracefully on SIGINT or SIGTERM.`,
