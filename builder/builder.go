@@ -112,10 +112,11 @@ func (b *Builder) FeedStats(name string) (FeedStats, bool) {
 func (b *Builder) Stats() Stats {
 	s := b.stats
 	s.Feeds = make(map[string]FeedStats, len(b.feeds))
-	s.Reserved = 0
+	s.Reserved, s.Aliased = 0, 0
 	for _, f := range b.feeds {
 		s.Feeds[f.Name] = f.stats
-		s.Reserved += f.stats.Reserved + f.stats.Aliased
+		s.Reserved += f.stats.Reserved
+		s.Aliased += f.stats.Aliased
 	}
 	return s
 }

@@ -53,7 +53,8 @@ type Stats struct {
 	Categories map[string]CategoryStats // by category name
 	Networks   int                      // networks written
 	Records    int                      // distinct records written
-	Reserved   int                      // entries dropped as wholly reserved or aliased
+	Reserved   int                      // entries dropped as wholly inside reserved space
+	Aliased    int                      // IPv6 entries dropped as wholly inside space aliased to IPv4
 }
 
 type feedState struct {

@@ -68,7 +68,8 @@ func (b *Builder) WriteTo(w io.Writer) (int64, error) {
 	desc := map[string]string{"en": b.opts.Description}
 	if m := b.opts.Manifest; m != nil {
 		m.Networks = len(pfxs)
-		m.Reserved = b.Stats().Reserved
+		st := b.Stats()
+		m.Reserved = st.Reserved + st.Aliased
 		m.KeepReserved = b.opts.KeepReserved
 		js, err := json.Marshal(m)
 		if err != nil {

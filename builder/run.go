@@ -67,7 +67,7 @@ type FeedSummary struct {
 	IPv4       int    `json:"ipv4"`
 	IPv6       int    `json:"ipv6"`
 	ASNs       int    `json:"asns,omitempty"`
-	Reserved   int    `json:"reserved_dropped,omitempty"`
+	Reserved   int    `json:"reserved_dropped,omitempty"` // entries dropped as reserved or aliased space
 	Gate       string `json:"gate"`
 	GateReason string `json:"gate_reason,omitempty"`
 	FromCache  bool   `json:"from_cache,omitempty"`
@@ -86,7 +86,8 @@ type Summary struct {
 	BuildEpoch int64             `json:"build_epoch"`
 	Networks   int               `json:"networks"`
 	Records    int               `json:"records"`
-	Reserved   int               `json:"reserved_dropped"`
+	Reserved   int               `json:"reserved_dropped"` // entries dropped as wholly reserved
+	Aliased    int               `json:"aliased_dropped"`  // IPv6 entries dropped as wholly aliased to IPv4
 	Feeds      []FeedSummary     `json:"feeds"`
 	Categories []CategorySummary `json:"categories"`
 	Seconds    float64           `json:"seconds"`
@@ -246,6 +247,7 @@ func Run(ctx context.Context, cfg *Config, opts RunOptions) (*Summary, error) {
 	sum.Networks = st.Networks
 	sum.Records = st.Records
 	sum.Reserved = st.Reserved
+	sum.Aliased = st.Aliased
 	for _, c := range schema.Categories() {
 		sum.Categories = append(sum.Categories, CategorySummary{Category: c.Name(), CategoryStats: st.Categories[c.Name()]})
 	}

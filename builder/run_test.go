@@ -333,3 +333,36 @@ func TestRunOffline(t *testing.T) {
 		t.Errorf("offline build with an empty cache = %v, want an error saying offline", err)
 	}
 }
+
+// keep_reserved in the config keeps FireHOL's bogons; by default they are
+// dropped and counted.
+func TestRunKeepReserved(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(testenv.RepoRoot(), "testdata", "ipintel.toml")
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, keep := range []bool{false, true} {
+		cfg, err := builder.ParseConfig(append([]byte(fmt.Sprintf("keep_reserved = %v\n", keep)), data...), path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := filepath.Join(t.TempDir(), "db.mmdb")
+		sum, err := builder.Run(context.Background(), cfg, builder.RunOptions{Out: out, CacheDir: t.TempDir(), Epoch: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, a := range []string{"10.1.2.3", "192.168.7.7", "224.0.0.251", "127.0.0.1"} {
+			if got := isAbuse(t, out, a); got != keep {
+				t.Errorf("keep_reserved = %v: %s is_abuse = %v", keep, a, got)
+			}
+		}
+		if !isAbuse(t, out, "1.10.16.1") {
+			t.Errorf("keep_reserved = %v: the public 1.10.16.0/20 of firehol-level1 is missing", keep)
+		}
+		if dropped := sum.Reserved > 0; dropped == keep {
+			t.Errorf("keep_reserved = %v: %d reserved entries dropped", keep, sum.Reserved)
+		}
+	}
+}
