@@ -2,6 +2,7 @@ package builder_test
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"errors"
 	"fmt"
@@ -364,5 +365,48 @@ func TestRunKeepReserved(t *testing.T) {
 		if dropped := sum.Reserved > 0; dropped == keep {
 			t.Errorf("keep_reserved = %v: %d reserved entries dropped", keep, sum.Reserved)
 		}
+	}
+}
+
+// A file feed truncated in place (here a gzip file cut short) falls back to
+// the copy the last good build kept in the cache: file feeds keep a last
+// good copy as URL feeds do.
+func TestRunTruncatedFileFeed(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	var b strings.Builder
+	for i := range 5000 {
+		fmt.Fprintf(&b, "45.%d.%d.1\n", i/250, i%250)
+	}
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	zw.Write([]byte(b.String()))
+	zw.Close()
+	list := filepath.Join(dir, "list.txt.gz")
+	if err := os.WriteFile(list, gz.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := builder.ParseConfig([]byte("[[feed]]\nname = \"l\"\nkind = \"abuse\"\nformat = \"ip-list\"\nurl = \"list.txt.gz\"\n"),
+		filepath.Join(dir, "ipintel.toml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := builder.RunOptions{Out: filepath.Join(dir, "db.mmdb"), CacheDir: filepath.Join(dir, "cache"), Epoch: 1}
+	if _, err := builder.Run(context.Background(), cfg, opts); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(list, gz.Bytes()[:gz.Len()/2], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	sum, err := builder.Run(context.Background(), cfg, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := sum.Feeds[0]
+	if f.Gate != builder.GateFallback || f.Entries != 5000 || !strings.Contains(f.GateReason, "truncated gzip stream") {
+		t.Errorf("feed = %+v, want a fallback to the 5000 entries of the last good copy, saying the gzip stream is truncated", f)
+	}
+	if !isAbuse(t, opts.Out, "45.19.249.1") {
+		t.Error("the last entry of the good copy is missing")
 	}
 }
