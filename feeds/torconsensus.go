@@ -9,10 +9,10 @@ import (
 	"strconv"
 )
 
-// The tor-consensus format is a Tor network-status consensus (dir-spec
-// §3.4.1), in the "ns" flavour or the "microdesc" flavour, as a tor client
-// caches it or as CollecTor archives it (with an "@type" first line). The
-// router section holds one block per relay:
+// The tor-consensus format is a Tor network-status consensus (dir-spec,
+// "Vote and consensus status document formats"), in the "ns" flavour or the
+// "microdesc" flavour, as a tor client caches it or as CollecTor archives it
+// (with an "@type" first line). The router section holds one block per relay:
 //
 //	r nick identity digest 2022-11-19 03:58:26 104.53.221.159 9001 0   (ns)
 //	r nick identity 2022-11-19 03:58:26 104.53.221.159 9001 0          (microdesc)

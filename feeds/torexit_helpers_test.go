@@ -260,7 +260,8 @@ func tiPrefixCounts(c tiCounts, pfxs map[netip.Prefix]bool) tiCounts {
 }
 
 // tiFuzzCheck is the body shared by the fuzz targets: parsing never
-// panics, every entry keeps the invariants, Stats agree with the errors.
+// panics, every entry keeps the invariants, Stats agree with the errors,
+// and the prefixes survive a format-then-parse round trip.
 func tiFuzzCheck(t *testing.T, f Format, data []byte) {
 	entries, st, err := tiParse(f, data)
 	for _, e := range entries {
@@ -279,6 +280,35 @@ func tiFuzzCheck(t *testing.T, f Format, data []byte) {
 	}
 	if st.Records < 0 || st.Skipped < 0 || st.Invalid < 0 {
 		t.Fatalf("negative stats %+v", st)
+	}
+	tiRoundTrip(t, entries)
+}
+
+// tiRoundTrip writes the prefixes of entries as a pyasn table and parses
+// it back: every prefix must come back unchanged, with its ASN (AS 64496
+// stands in when the entry has none).
+func tiRoundTrip(t *testing.T, entries []Entry) {
+	var doc bytes.Buffer
+	var want []string
+	for _, e := range entries {
+		if !e.Prefix.IsValid() {
+			continue
+		}
+		asn := e.ASN
+		if asn == 0 {
+			asn = 64496
+		}
+		fmt.Fprintf(&doc, "%v\t%d\n", e.Prefix, asn)
+		want = append(want, fmt.Sprintf("%v AS%d", e.Prefix, asn))
+	}
+	back, st, err := tiParse(FormatPyASN, doc.Bytes())
+	if err != nil || st.Records != len(want) {
+		t.Fatalf("round trip through pyasn: %d of %d records, err %v", st.Records, len(want), err)
+	}
+	for i, e := range back {
+		if got := fmt.Sprintf("%v AS%d", e.Prefix, e.ASN); got != want[i] {
+			t.Fatalf("round trip through pyasn: %s came back as %s", want[i], got)
+		}
 	}
 }
 
