@@ -140,6 +140,9 @@ func randomIn(r *rand.Rand, p netip.Prefix) netip.Addr {
 
 func compareAll(t *testing.T, db *maxminddb.Reader, fs []oracle.Feed, opts oracle.Options, addrs []netip.Addr) {
 	t.Helper()
+	if err := db.Verify(); err != nil {
+		t.Fatalf("Verify: %v", err)
+	}
 	bad := 0
 	for _, a := range addrs {
 		want := oracle.Lookup(fs, opts, a)
