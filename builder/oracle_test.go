@@ -261,6 +261,13 @@ func synthetic(r *rand.Rand) []oracle.Feed {
 		}
 		fs = append(fs, f)
 	}
+	// An mmdb import: entries carry their own categories (or none: the kind's).
+	imp := oracle.Feed{Name: "mmdb-import", Kind: schema.KindVPN, Weight: weights[r.IntN(len(weights))]}
+	cats := []schema.Category{0, schema.CategoryTorExit, schema.CategoryHosting | schema.CategoryPublicProxy, schema.CategoryAllow}
+	for range 20 {
+		imp.Entries = append(imp.Entries, feeds.Entry{Prefix: pfx(), Categories: cats[r.IntN(len(cats))]})
+	}
+	fs = append(fs, imp)
 	for i, k := range []string{schema.KindHosting, schema.KindVPN} {
 		f := oracle.Feed{Name: "asnlist-" + string(rune('a'+i)), Kind: k, Weight: weights[r.IntN(len(weights))]}
 		for range 2 {
