@@ -1,6 +1,7 @@
 package builder
 
 import (
+	"errors"
 	"fmt"
 	"regexp"
 
@@ -45,7 +46,12 @@ type Builder struct {
 	orgs       []string
 	orgIndex   map[string]uint32
 	stats      Stats
+	written    bool // WriteTo consumed the added entries
 }
+
+// ErrWritten is returned by Add, AddFeed and WriteTo after WriteTo: the
+// merge consumes what was added.
+var ErrWritten = errors.New("builder already written")
 
 var feedNameRE = regexp.MustCompile(`^[a-z0-9_-]+$`)
 
@@ -73,6 +79,9 @@ func New(opts Options) (*Builder, error) {
 
 // AddFeed declares a feed. Names must be unique and match [a-z0-9_-]+.
 func (b *Builder) AddFeed(f Feed) error {
+	if b.written {
+		return ErrWritten
+	}
 	if !feedNameRE.MatchString(f.Name) {
 		return fmt.Errorf("feed name %q: must match [a-z0-9_-]+", f.Name)
 	}

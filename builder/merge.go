@@ -111,6 +111,9 @@ var ErrUnknownFeed = errors.New("unknown feed")
 // address whose own ASN it lists; any other entry sets the feed's category
 // on its prefix, or, for an mmdb import, the entry's own categories.
 func (b *Builder) Add(feed string, e feeds.Entry) error {
+	if b.written {
+		return ErrWritten
+	}
 	fi, ok := b.feedIndex(feed)
 	if !ok {
 		return fmt.Errorf("add to %q: %w", feed, ErrUnknownFeed)

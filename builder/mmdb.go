@@ -19,7 +19,8 @@ import (
 // This file is the only one that calls mmdbwriter; the netip → net
 // conversions it needs live here too.
 
-// WriteTo merges everything added so far and writes the MMDB to w.
+// WriteTo merges everything added so far and writes the MMDB to w. It may
+// be called once: the merge consumes the entries.
 //
 // Records are merged in ipintel (DESIGN.md §4) into disjoint networks
 // that are inserted in address order, so mmdbwriter's paint-over-what-lies-
@@ -28,6 +29,10 @@ import (
 // IPv4 lives at ::/96 with mmdbwriter's default aliases (::ffff:0:0/96,
 // 2001::/32, 2002::/16).
 func (b *Builder) WriteTo(w io.Writer) (int64, error) {
+	if b.written {
+		return 0, ErrWritten
+	}
+	b.written = true
 	ranges, recs := b.merge()
 	maps := make([]mmdbtype.Map, len(recs))
 	for i, r := range recs {
