@@ -216,6 +216,7 @@ func newServer(ctx context.Context, cfg serveConfig, log *slog.Logger) (*server,
 		// Start from the last good copy when there is one, then ask the URL.
 		if d, err := lookup.Open(s.local); err == nil {
 			db = d
+			s.etag, s.lastMod = readValidators(s.local)
 			log.Info("loaded cached copy", "path", s.local, "networks", d.Len())
 		}
 		s.h = lookup.NewHandle(db)

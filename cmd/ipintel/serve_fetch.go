@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -65,5 +66,41 @@ func (s *server) fetch(ctx context.Context) error {
 		// Serving the new database already; only the copy on disk is stale.
 		return fmt.Errorf("keep local copy: %w", err)
 	}
+	if err := writeValidators(s.local, s.etag, s.lastMod); err != nil {
+		return fmt.Errorf("keep local copy: %w", err)
+	}
 	return nil
+}
+
+// validators are the HTTP validators of the local copy, kept beside it so
+// that a restarted server asks with a conditional GET too.
+type validators struct {
+	ETag         string `json:"etag,omitempty"`
+	LastModified string `json:"last_modified,omitempty"`
+}
+
+func validatorsPath(local string) string { return local + ".validators.json" }
+
+func readValidators(local string) (etag, lastMod string) {
+	b, err := os.ReadFile(validatorsPath(local))
+	if err != nil {
+		return "", ""
+	}
+	var v validators
+	if json.Unmarshal(b, &v) != nil {
+		return "", ""
+	}
+	return v.ETag, v.LastModified
+}
+
+func writeValidators(local, etag, lastMod string) error {
+	b, err := json.Marshal(validators{ETag: etag, LastModified: lastMod})
+	if err != nil {
+		return err
+	}
+	tmp := validatorsPath(local) + ".tmp"
+	if err := os.WriteFile(tmp, b, 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp, validatorsPath(local))
 }

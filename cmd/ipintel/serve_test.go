@@ -425,7 +425,7 @@ func TestServeURL(t *testing.T) {
 	var mu sync.Mutex
 	body, _ := os.ReadFile(sampleDB(t))
 	etag := `"v1"`
-	var conditional, full atomic.Int64
+	var conditional, full, fresh atomic.Int64
 	origin := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		mu.Lock()
 		defer mu.Unlock()
@@ -435,6 +435,9 @@ func TestServeURL(t *testing.T) {
 			return
 		}
 		full.Add(1)
+		if r.Header.Get("If-None-Match") == "" {
+			fresh.Add(1) // a server without validators
+		}
 		w.Header().Set("ETag", etag)
 		_, _ = w.Write(body)
 	}), ReadHeaderTimeout: time.Second}
@@ -475,6 +478,19 @@ func TestServeURL(t *testing.T) {
 	}
 	if got, _ := os.ReadFile(cache); !bytes.Equal(got, nb) {
 		t.Error("the local copy was overwritten by a broken download")
+	}
+
+	// A restart serves the local copy and asks with its validators: the
+	// origin (still broken) answers 304 and is not downloaded again.
+	mu.Lock()
+	etag = `"v2"`
+	mu.Unlock()
+	ts2 := startServe(t, serveConfig{db: "http://" + ln.Addr().String() + "/ipintel.mmdb", cache: cache})
+	if !getAnswer(t, ts2.url, "2001:db8:3::1").Found {
+		t.Error("restarted server does not serve the local copy")
+	}
+	if f := fresh.Load(); f != 1 {
+		t.Errorf("%d GETs without If-None-Match, want only the first server's first: validators not kept", f)
 	}
 }
 
