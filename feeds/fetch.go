@@ -72,11 +72,14 @@ const maxRedirects = 10
 // errors, time-outs, 5xx and 429 responses are retried with exponential
 // back-off and jitter, honouring Retry-After up to MaxRetryWait. Other
 // statuses fail at once with a [*StatusError]. At most 10 redirects are
-// followed. The body is checked while it is written: its size against
-// MaxSize, and a body that starts with the gzip magic bytes must be a
-// complete gzip stream. A 200 with an empty body is returned as a
-// candidate like any other: judging it (an empty list may be real, or an
-// upstream accident) is the job of the caller's gates.
+// followed, never from https to plain http. The body is checked while it
+// is written: its size against MaxSize, and a body that starts with the
+// gzip magic bytes must be a complete gzip stream. A 200 with an empty
+// body is returned as a candidate like any other: judging it (an empty
+// list may be real, or an upstream accident) is the job of the caller's
+// gates. A plain-text body cut short by a clean close without a
+// Content-Length cannot be told from a complete one; the caller's gates
+// (max_shrink) are what catch it.
 //
 // A Content-Encoding such as gzip is removed by the HTTP client, so the
 // cached body is the feed file itself.
@@ -200,6 +203,7 @@ func (e *StatusError) Error() string {
 var (
 	errTooLarge          = errors.New("body exceeds the size cap")
 	errTooManyRedirects  = errors.New("stopped after 10 redirects")
+	errInsecureRedirect  = errors.New("refusing a redirect from https to plain http")
 	errTruncatedGzip     = errors.New("truncated gzip stream")
 	errUnexpected304     = errors.New("304 Not Modified without a conditional request")
 	errNoCacheDir        = errors.New("no cache directory configured")
@@ -486,7 +490,7 @@ func (f *Fetcher) attempt(ctx context.Context, name, src string, good *Download)
 // caller's context ended, the redirect limit was hit, or the server's
 // certificate is not trusted.
 func permanent(ctx context.Context, err error) bool {
-	if ctx.Err() != nil || errors.Is(err, errTooManyRedirects) {
+	if ctx.Err() != nil || errors.Is(err, errTooManyRedirects) || errors.Is(err, errInsecureRedirect) {
 		return true
 	}
 	_, bad := errors.AsType[*tls.CertificateVerificationError](err)
@@ -594,10 +598,15 @@ var defaultClient = sync.OnceValue(func() *http.Client {
 })
 
 // checkRedirect follows up to maxRedirects redirects; via holds the
-// requests made so far, the first one and one per redirect followed.
-func checkRedirect(_ *http.Request, via []*http.Request) error {
+// requests made so far, the first one and one per redirect followed. A
+// feed asked for over https is not handed over to plain http, where
+// anyone on the path could rewrite it.
+func checkRedirect(req *http.Request, via []*http.Request) error {
 	if len(via) > maxRedirects {
 		return errTooManyRedirects
+	}
+	if via[0].URL.Scheme == "https" && req.URL.Scheme != "https" {
+		return fmt.Errorf("%w to %s", errInsecureRedirect, req.URL.Redacted())
 	}
 	return nil
 }

@@ -1327,3 +1327,52 @@ func TestFetchCorpusTruncated(t *testing.T) {
 		})
 	}
 }
+
+// TestFetchRedirects follows redirects within the limit and refuses a
+// downgrade from https to plain http.
+func TestFetchRedirects(t *testing.T) {
+	t.Parallel()
+	want := readTestdata(t, "list.txt")
+	plain := newTestServer(t, serve(want, "", time.Time{}))
+	hops := func(w http.ResponseWriter, r *http.Request) {
+		n, _ := strconv.Atoi(r.URL.Query().Get("n"))
+		if n < maxRedirects {
+			http.Redirect(w, r, fmt.Sprintf("/feed?n=%d", n+1), http.StatusMovedPermanently)
+			return
+		}
+		serve(want, "", time.Time{})(w, r)
+	}
+
+	t.Run("ten-hops", func(t *testing.T) {
+		t.Parallel()
+		ts := newTestServer(t, hops)
+		f, _ := testFetcher(t)
+		d, err := f.Fetch(t.Context(), "feed", ts.URL+"/feed?n=0", "")
+		if err != nil {
+			t.Fatalf("Fetch through %d redirects: %v", maxRedirects, err)
+		}
+		if !bytes.Equal(body(t, d), want) || ts.count() != maxRedirects+1 {
+			t.Errorf("Fetch through redirects: body or request count (%d) wrong", ts.count())
+		}
+		if d.URL != ts.URL+"/feed?n=0" {
+			t.Errorf("URL = %s, want the source as given", d.URL)
+		}
+		if err := d.Discard(); err != nil {
+			t.Fatal(err)
+		}
+	})
+	t.Run("https-to-http", func(t *testing.T) {
+		t.Parallel()
+		secure := httptest.NewTLSServer(http.RedirectHandler(plain.URL+"/feed", http.StatusFound))
+		t.Cleanup(secure.Close)
+		f, log := testFetcher(t)
+		f.Client = secure.Client()
+		_, err := f.Fetch(t.Context(), "feed", secure.URL+"/feed", "")
+		if !errors.Is(err, errInsecureRedirect) {
+			t.Errorf("Fetch redirected from https to http = %v, want errInsecureRedirect", err)
+		}
+		if plain.count() != 0 || strings.Contains(log.String(), "retrying") {
+			t.Errorf("the http server got %d requests; log:\n%s", plain.count(), log)
+		}
+	})
+}
