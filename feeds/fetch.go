@@ -108,7 +108,7 @@ type Fetcher struct {
 	// Client sends the requests. Default: a client with dial and TLS
 	// handshake time-outs (Timeout bounds the rest), honouring the proxy
 	// environment variables. Its CheckRedirect, when nil, is replaced
-	// by one that stops after 10 redirects.
+	// by one that stops after 10 redirects and refuses https to http.
 	Client *http.Client
 	// UserAgent is sent with every request. Default
 	// "ipintel/<version> (+https://github.com/ipintel/ipintel)".
@@ -138,10 +138,11 @@ type Fetcher struct {
 
 // Download is the result of [Fetcher.Fetch] or [Fetcher.LastGood]: where
 // the body is and what is known about it. Only those two make usable
-// Downloads; a zero Download cannot be committed. A candidate (a fresh HTTP body)
-// must end with [Download.Commit] or [Download.Discard], or its temporary
-// file stays in the cache directory. A Download is not safe for concurrent
-// use.
+// Downloads; a zero Download cannot be committed. A candidate (a fresh
+// HTTP body) must end with [Download.Commit] or [Download.Discard];
+// otherwise its temporary file stays in the cache directory until a Fetch
+// of the same feed an hour or more later removes it. A Download is not
+// safe for concurrent use and should not be copied.
 type Download struct {
 	// Name is the feed name.
 	Name string
@@ -149,7 +150,8 @@ type Download struct {
 	URL string
 	// Path is the local file holding the body: a temporary candidate file
 	// in the cache directory, the cached good copy, or for a file feed the
-	// source file itself. Commit changes it to the cached copy.
+	// source file itself. Commit of a candidate changes it to the cached
+	// copy.
 	Path string
 	// ETag and LastModified are the validators the server sent, as sent.
 	// For a file feed LastModified is the file's modification time in
