@@ -14,7 +14,7 @@
 //
 //	b, _ := builder.New(builder.Options{BuildEpoch: 1767225600})
 //	b.AddFeed(builder.Feed{Name: "tor-exits", Kind: "tor", Weight: 0.9})
-//	b.Add("tor-exits", feeds.Entry{Prefix: netip.MustParsePrefix("192.0.2.1/32")})
+//	b.Add("tor-exits", feeds.Entry{Prefix: netip.MustParsePrefix("45.0.1.1/32")})
 //	b.WriteTo(w)
 //
 // # Semantics

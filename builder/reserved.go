@@ -7,64 +7,49 @@ import (
 	"go4.org/netipx"
 )
 
-// Reserved space: the address blocks that IANA's special-purpose registries
-// (RFC 6890 and its updates) mark as not globally reachable, plus
-// multicast. No feed entry can meaningfully name a public host there, yet
-// real feeds list them (FireHOL level1 carries fullbogons: 0.0.0.0/8,
-// 10.0.0.0/8, 100.64.0.0/10, 127.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16 and
+// Reserved space: the blocks DESIGN.md §4 names (private, loopback,
+// link-local, multicast, documentation) and their kin from IANA's
+// special-purpose registries (RFC 6890): "this network", shared CGNAT
+// space, the reserved 240/4, unique local IPv6. No feed entry can
+// meaningfully name a public host there, yet real feeds list them
+// (FireHOL level1 carries fullbogons: 0.0.0.0/8, 10.0.0.0/8,
+// 100.64.0.0/10, 127.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16 and
 // 224.0.0.0/3), so unless the config sets keep_reserved the builder leaves
-// them out of the database.
+// them out of the database. Blocks that are special but reachable or
+// routed in practice (IETF protocol assignments 192.0.0.0/24 and
+// 2001::/23, benchmarking 198.18.0.0/15, NAT64 64:ff9b::/96, discard
+// 100::/64) are not reserved here: feeds and ASN tables carry real data
+// for some of them (AS112 at 2001:4:112::/48).
 //
 // An entry that only partly overlaps reserved space (224.0.0.0/3 spans
-// multicast 224/4, reserved 240/4 and nothing else, but a feed might list
-// 0.0.0.0/7, which covers 0/8 and the public 1.0.0.0/8) keeps its public
-// part: the reserved part is subtracted, never the whole entry. Reserved
-// space acts as a mask on the output, so an ASN prefix that straddles it
-// keeps its original length for the most-specific-match rule.
+// multicast 224/4 and reserved 240/4; a feed might list 0.0.0.0/7, which
+// covers 0/8 and the public 1.0.0.0/8) keeps its public part: the
+// reserved part is subtracted, never the whole entry. Reserved space acts
+// as a mask on the output, so an ASN prefix that straddles it keeps its
+// original length for the most-specific-match rule.
 var reservedPrefixes = []string{
-	// IPv4 (IANA IPv4 Special-Purpose Address Registry).
+	// IPv4.
 	"0.0.0.0/8",       // "this network", RFC 791 §3.2, RFC 1122 §3.2.1.3
 	"10.0.0.0/8",      // private use, RFC 1918
 	"100.64.0.0/10",   // shared address space (CGNAT), RFC 6598
 	"127.0.0.0/8",     // loopback, RFC 1122 §3.2.1.3
 	"169.254.0.0/16",  // link local, RFC 3927
 	"172.16.0.0/12",   // private use, RFC 1918
-	"192.0.0.0/24",    // IETF protocol assignments, RFC 6890 §2.1 (less the anycast exceptions below)
 	"192.0.2.0/24",    // documentation TEST-NET-1, RFC 5737
 	"192.168.0.0/16",  // private use, RFC 1918
-	"198.18.0.0/15",   // benchmarking, RFC 2544
 	"198.51.100.0/24", // documentation TEST-NET-2, RFC 5737
 	"203.0.113.0/24",  // documentation TEST-NET-3, RFC 5737
 	"224.0.0.0/4",     // multicast, RFC 5771
 	"240.0.0.0/4",     // reserved, RFC 1112 §4; includes limited broadcast 255.255.255.255, RFC 919
 
-	// IPv6 (IANA IPv6 Special-Purpose Address Registry). ::/128 (RFC 4291
-	// §2.5.2) and ::1/128 (RFC 4291 §2.5.3) lie in ::/96, which an MMDB
-	// with IPv4 aliasing reserves for IPv4; see aliasedPrefixes.
-	"64:ff9b:1::/48", // IPv4/IPv6 translation, local use, RFC 8215
-	"100::/64",       // discard-only, RFC 6666
-	"2001::/23",      // IETF protocol assignments, RFC 2928 (less the exceptions below)
-	"2001:db8::/32",  // documentation, RFC 3849
-	"3fff::/20",      // documentation, RFC 9637
-	"5f00::/16",      // segment routing SIDs, RFC 9602
-	"fc00::/7",       // unique local, RFC 4193
-	"fe80::/10",      // link-local unicast, RFC 4291 §2.5.6
-	"ff00::/8",       // multicast, RFC 4291 §2.7
-}
-
-// reservedExceptions are globally reachable blocks inside the reserved
-// ones above, per the same registries.
-var reservedExceptions = []string{
-	"192.0.0.9/32",    // Port Control Protocol anycast, RFC 7723
-	"192.0.0.10/32",   // TURN anycast, RFC 8155
-	"2001::/32",       // Teredo, RFC 4380 (aliased to IPv4 anyway)
-	"2001:1::1/128",   // PCP anycast, RFC 7723
-	"2001:1::2/128",   // TURN anycast, RFC 8155
-	"2001:1::3/128",   // DNS-SD SRP anycast, RFC 9665
-	"2001:3::/32",     // AMT, RFC 7450
-	"2001:4:112::/48", // AS112-v6, RFC 7535
-	"2001:20::/28",    // ORCHIDv2, RFC 7343
-	"2001:30::/28",    // drone remote ID, RFC 9374
+	// IPv6. The unspecified ::/128 (RFC 4291 §2.5.2) and loopback ::1/128
+	// (RFC 4291 §2.5.3) lie in ::/96, which an MMDB with IPv4 aliasing
+	// reserves for IPv4; see aliasedPrefixes.
+	"2001:db8::/32", // documentation, RFC 3849
+	"3fff::/20",     // documentation, RFC 9637
+	"fc00::/7",      // unique local, RFC 4193
+	"fe80::/10",     // link-local unicast, RFC 4291 §2.5.6
+	"ff00::/8",      // multicast, RFC 4291 §2.7
 }
 
 // aliasedPrefixes are IPv6 blocks an MMDB with IPv4 aliasing cannot hold
@@ -83,9 +68,6 @@ func reservedSet() *netipx.IPSet {
 	var b netipx.IPSetBuilder
 	for _, s := range reservedPrefixes {
 		b.AddPrefix(netip.MustParsePrefix(s))
-	}
-	for _, s := range reservedExceptions {
-		b.RemovePrefix(netip.MustParsePrefix(s))
 	}
 	set, err := b.IPSet()
 	if err != nil {
