@@ -158,6 +158,12 @@ func (g *Guard) Wrap(next http.Handler) http.Handler {
 	})
 }
 
+// Header values shared by every blocked response; never modified.
+var (
+	hdrJSON    = []string{"application/json"}
+	hdrNoStore = []string{"no-store"}
+)
+
 // blocked writes the default 403 JSON answer.
 func blocked(w http.ResponseWriter, v lookup.Verdict) {
 	b := make([]byte, 0, 128)
@@ -168,8 +174,9 @@ func blocked(w http.ResponseWriter, v lookup.Verdict) {
 	b = append(b, `,"categories":`...)
 	b = strconv.AppendQuote(b, v.Reasons.String())
 	b = append(b, "}\n"...)
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
+	h := w.Header()
+	h["Content-Type"] = hdrJSON
+	h["Cache-Control"] = hdrNoStore
 	w.WriteHeader(http.StatusForbidden)
 	_, _ = w.Write(b)
 }
