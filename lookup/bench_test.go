@@ -24,7 +24,7 @@ import (
 
 // synthVersion names the synthetic benchmark database; change it when
 // the generator changes so a stale cached file is not reused.
-const synthVersion = "v1"
+const synthVersion = "v2"
 
 // benchPath returns the MMDB the benchmarks run on: $IPINTEL_BENCH_DB, or
 // a deterministic synthetic full-size database cached in os.TempDir().
@@ -117,12 +117,12 @@ func synthRecords(rng *rand.Rand) []mmdbtype.Map {
 func synthNets(rng *rand.Rand) []synthNet {
 	var nets []synthNet
 	v4len := func() int {
-		switch r := rng.IntN(100); {
-		case r < 1:
+		switch r := rng.IntN(1000); {
+		case r < 2:
 			return 8 + rng.IntN(8)
-		case r < 15:
+		case r < 100:
 			return 16 + rng.IntN(5)
-		case r < 35:
+		case r < 350:
 			return 21 + rng.IntN(3)
 		default:
 			return 24
@@ -133,8 +133,14 @@ func synthNets(rng *rand.Rand) []synthNet {
 		p, _ := a.Prefix(v4len())
 		nets = append(nets, synthNet{p, rng.IntN(300)})
 	}
-	for range 200_000 {
+	// Abuse /32s: half cluster inside the networks above (hosting
+	// ranges), half anywhere.
+	listed := len(nets)
+	for i := range 200_000 {
 		a := netip.AddrFrom4([4]byte{byte(1 + rng.IntN(223)), byte(rng.Uint32()), byte(rng.Uint32()), byte(rng.Uint32())})
+		if i%2 == 0 {
+			a = randomIn(rng, nets[rng.IntN(listed)].pfx)
+		}
 		nets = append(nets, synthNet{netip.PrefixFrom(a, 32), 300 + rng.IntN(100)})
 	}
 	// IPv6: allocations cluster in a few hundred /16s of 2000::/3.

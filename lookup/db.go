@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"os"
 	"time"
+	"unsafe"
 
 	"github.com/ipintel/ipintel/internal/schema"
 	"github.com/oschwald/maxminddb-golang/v2"
@@ -29,7 +30,8 @@ type DB struct {
 	hasV4Whole bool
 	v4Only     bool // ip_version 4: IPv6 addresses never match
 
-	records []Record // records[0] is the zero record (no data)
+	records []record // records[0] is the zero record (no data)
+	orgs    []string // organisations, by record.org
 	srcSets [][]string
 	meta    Metadata
 }
@@ -144,6 +146,7 @@ func build(r *maxminddb.Reader, buf []byte) (*DB, error) {
 		return nil, fmt.Errorf("unsupported ip_version %d", md.IPVersion)
 	}
 	db.records = rt.records
+	db.orgs = rt.orgs
 	db.srcSets = rt.srcSets
 	db.v4.init(b4.finish())
 	db.v6.init(r6)
@@ -173,23 +176,31 @@ func (db *DB) Lookup(addr netip.Addr) (Record, bool) {
 func (db *DB) lookup4(addr netip.Addr) (Record, bool) {
 	b := addr.As4()
 	a := uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3])
-	i, start, end := db.v4.find(a)
-	v := db.v4.vals[i]
+	i := db.v4.find(a)
+	r := db.v4.ranges[i : i+2]
+	v := uint32(r[0])
 	if v == 0 {
 		return Record{}, false
 	}
-	rec := db.records[v]
+	rec := db.record(v)
 	if db.hasV4Whole {
 		rec.Network = db.v4Whole
 		return rec, true
 	}
-	k := netBits32(a, start, end)
-	rec.Network = netip.PrefixFrom(netip.AddrFrom4([4]byte(u32bytes(a&^(1<<k-1)))), 32-int(k))
+	k := netBits32(a, uint32(r[0]>>32), uint32(r[1]>>32)-1)
+	m := a &^ (1<<k - 1)
+	rec.Network = netip.PrefixFrom(netip.AddrFrom4([4]byte{byte(m >> 24), byte(m >> 16), byte(m >> 8), byte(m)}), 32-int(k))
 	return rec, true
 }
 
 func u32bytes(a uint32) []byte {
 	return []byte{byte(a >> 24), byte(a >> 16), byte(a >> 8), byte(a)}
+}
+
+// record returns the Record of record index v, without its network.
+func (db *DB) record(v uint32) Record {
+	r := &db.records[v]
+	return Record{Categories: r.cat, Sources: r.src, ASN: r.asn, Org: db.orgs[r.org], Score: r.score}
 }
 
 // netBits32 returns the number of host bits of the largest aligned block
@@ -207,16 +218,17 @@ func (db *DB) lookup6(addr netip.Addr) (Record, bool) {
 	}
 	b := addr.As16()
 	a := u128{beUint64(b[:8]), beUint64(b[8:])}
-	i, start, end := db.v6.find(a)
-	v := db.v6.vals[i]
+	i := db.v6.find(a)
+	r := db.v6.ranges[i : i+2]
+	v := r[0].val
 	switch {
 	case v == 0:
 		return Record{}, false
 	case v&valueAlias != 0:
 		return db.lookupAlias(a, int(v&^valueAlias))
 	}
-	rec := db.records[v]
-	k := netBits128(a, start, end)
+	rec := db.record(v)
+	k := netBits128(a, r[0].start, r[1].start.subOne())
 	rec.Network = netip.PrefixFrom(addr, 128-k).Masked()
 	return rec, true
 }
@@ -291,15 +303,15 @@ func putUint64(b []byte, v uint64) {
 func (db *DB) All() iter.Seq2[netip.Prefix, Record] {
 	return func(yield func(netip.Prefix, Record) bool) {
 		if !db.hasV4Whole {
-			for i, s := range db.v4.starts[:db.v4.len()] {
-				v := db.v4.vals[i]
+			for i := range db.v4.len() {
+				s, v := db.v4.start(i), db.v4.val(i)
 				if v == 0 {
 					continue
 				}
 				end := db.v4.end(i)
 				if !eachBlock(u128{0, uint64(s)}, u128{0, uint64(end)}, 32, func(p u128, n int) bool {
 					pfx := netip.PrefixFrom(netip.AddrFrom4([4]byte(u32bytes(uint32(p.lo)))), n)
-					rec := db.records[v]
+					rec := db.record(v)
 					rec.Network = pfx
 					return yield(pfx, rec)
 				}) {
@@ -307,8 +319,8 @@ func (db *DB) All() iter.Seq2[netip.Prefix, Record] {
 				}
 			}
 		}
-		for i, s := range db.v6.starts[:db.v6.len()] {
-			v := db.v6.vals[i]
+		for i := range db.v6.len() {
+			s, v := db.v6.start(i), db.v6.val(i)
 			if v == 0 || v&valueAlias != 0 {
 				continue
 			}
@@ -317,7 +329,7 @@ func (db *DB) All() iter.Seq2[netip.Prefix, Record] {
 				putUint64(b[:8], p.hi)
 				putUint64(b[8:], p.lo)
 				pfx := netip.PrefixFrom(netip.AddrFrom16(b), n)
-				rec := db.records[v]
+				rec := db.record(v)
 				rec.Network = pfx
 				return yield(pfx, rec)
 			}) {
@@ -383,7 +395,10 @@ func (db *DB) Len() int { return db.v4.len() + db.v6.len() }
 // Bytes returns the approximate memory held by the engine's arrays, in bytes.
 func (db *DB) Bytes() int {
 	n := db.v4.bytes() + db.v6.bytes()
-	n += len(db.records) * int(recordSize)
+	n += len(db.records) * int(unsafe.Sizeof(record{}))
+	for _, o := range db.orgs {
+		n += 16 + len(o)
+	}
 	for _, s := range db.srcSets {
 		n += 24 + 16*len(s)
 	}

@@ -5,8 +5,6 @@ import (
 	"unsafe"
 )
 
-const recordSize = unsafe.Sizeof(Record{})
-
 // The index over a family's ranges is a multibit trie in the manner of
 // Poptrie (Asai and Ohara, SIGCOMM 2015): a direct-indexed top level on
 // the first 16 address bits, then nodes of 6-bit strides. A node holds
@@ -34,7 +32,6 @@ const (
 	wordIndexMask = 1<<wordIndexBits - 1
 	wordNode      = 15
 	maxChunk      = 14 // further range starts a leaf may hold
-	topBits       = 16
 	stride        = 6
 )
 
@@ -52,46 +49,68 @@ type node struct {
 
 // trie is the index of one family.
 type trie struct {
-	top    []uint32 // 1<<topBits words
-	nodes  []node
-	leaves []uint32
+	top     []uint32 // 1<<topBits words
+	topBits uint     // see topBits4 and topBits6
+	nodes   []node
+	leaves  []uint32
+}
+
+// topBits4 returns the top-level width of an IPv4 trie over n ranges: 18
+// bits (1 MiB, where almost every lookup of a full database ends) for a
+// large table, 10 bits for a small one, which then costs 4 KiB and builds
+// in microseconds.
+func topBits4(n int) uint {
+	if n >= 1<<15 {
+		return 18
+	}
+	return 10
+}
+
+// topBits6 is topBits4 for IPv6. It is 4 modulo the stride, so that no
+// node's stride straddles the two 64-bit halves of an address.
+func topBits6(n int) uint {
+	if n >= 1<<13 {
+		return 16
+	}
+	return 10
 }
 
 func (t *trie) bytes() int { return 4*len(t.top) + 24*len(t.nodes) + 4*len(t.leaves) }
 
-// family4 holds the IPv4 ranges: range i covers [starts[i], starts[i+1]-1]
-// and has record vals[i]. starts ends with a sentinel 0, so that
-// starts[i+1]-1 is the last address for the last range too.
+// family4 holds the IPv4 ranges. ranges[i] packs range i's first
+// address (high 32 bits) and record index (low 32 bits); range i covers
+// [start(i), start(i+1)-1]. A sentinel entry with start 0 ends the slice,
+// so that start(i+1)-1 is the last address for the last range too. One
+// array rather than two keeps a range's start, its record and the next
+// start in one cache line.
 type family4 struct {
-	starts []uint32
-	vals   []uint32
+	ranges []uint64
 	trie
 }
 
 func (f *family4) init(r rangeList) {
-	f.starts = make([]uint32, len(r.starts)+1)
-	for i, s := range r.starts {
-		f.starts[i] = uint32(s.lo)
-	}
-	f.vals = r.vals
+	f.ranges = make([]uint64, len(r.starts)+1)
 	keys := make([]u128, len(r.starts))
 	for i, s := range r.starts {
+		f.ranges[i] = s.lo<<32 | uint64(r.vals[i])
 		keys[i] = u128{s.lo << 32, 0}
 	}
-	f.trie = buildTrie(keys)
+	f.trie = buildTrie(keys, topBits4(len(keys)))
 }
 
-func (f *family4) len() int { return len(f.vals) }
+func (f *family4) len() int           { return len(f.ranges) - 1 }
+func (f *family4) start(i int) uint32 { return uint32(f.ranges[i] >> 32) }
+func (f *family4) val(i int) uint32   { return uint32(f.ranges[i]) }
+func (f *family4) end(i int) uint32   { return f.start(i+1) - 1 }
+func (f *family4) bytes() int         { return 8*len(f.ranges) + f.trie.bytes() }
 
-func (f *family4) end(i int) uint32 { return f.starts[i+1] - 1 }
-
-// find returns the index of the range containing a and its bounds.
-func (f *family4) find(a uint32) (i int, start, end uint32) {
-	w := f.top[a>>(32-topBits)]
+// find returns the index of the range containing a.
+func (f *family4) find(a uint32) int {
+	w := f.top[a>>(32-f.topBits&31)]
 	if w>>wordIndexBits == wordNode {
 		k := uint64(a) << 32
 		n := &f.nodes[w&wordIndexMask]
-		for sh := 64 - topBits - stride; ; sh -= stride {
+		for sh := 64 - stride - f.topBits; ; sh -= stride {
 			bit := uint64(1) << (k >> uint(sh) & 63)
 			if n.vector&bit != 0 {
 				n = &f.nodes[n.base1+uint32(bits.OnesCount64(n.vector&(bit-1)))]
@@ -102,39 +121,49 @@ func (f *family4) find(a uint32) (i int, start, end uint32) {
 		}
 	}
 	lo := int(w & wordIndexMask)
-	i = lo
-	for _, x := range f.starts[lo+1 : lo+1+int(w>>wordIndexBits)] {
-		if x <= a {
+	i := lo
+	// A packed entry is ≤ key exactly when its start is ≤ a.
+	key := uint64(a)<<32 | 0xFFFFFFFF
+	for _, x := range f.ranges[lo+1 : lo+1+int(w>>wordIndexBits)] {
+		if x <= key {
 			i++
 		}
 	}
-	return i, f.starts[i], f.starts[i+1] - 1
+	return i
 }
 
-func (f *family4) bytes() int { return 4*len(f.starts) + 4*len(f.vals) + f.trie.bytes() }
+// range6 is one IPv6 range: its first address and its value.
+type range6 struct {
+	start u128
+	val   uint32
+}
 
-// family6 holds the IPv6 ranges, as family4 does.
+// family6 holds the IPv6 ranges, with a sentinel as family4 does.
 type family6 struct {
-	starts []u128
-	vals   []uint32
+	ranges []range6
 	trie
 }
 
 func (f *family6) init(r rangeList) {
-	f.starts = append(r.starts[:len(r.starts):len(r.starts)], u128{})
-	f.vals = r.vals
-	f.trie = buildTrie(r.starts)
+	f.ranges = make([]range6, len(r.starts)+1)
+	for i, s := range r.starts {
+		f.ranges[i] = range6{s, r.vals[i]}
+	}
+	f.trie = buildTrie(r.starts, topBits6(len(r.starts)))
 }
 
-func (f *family6) len() int { return len(f.vals) }
+func (f *family6) len() int         { return len(f.ranges) - 1 }
+func (f *family6) start(i int) u128 { return f.ranges[i].start }
+func (f *family6) val(i int) uint32 { return f.ranges[i].val }
+func (f *family6) end(i int) u128   { return f.ranges[i+1].start.subOne() }
+func (f *family6) bytes() int       { return int(unsafe.Sizeof(range6{}))*len(f.ranges) + f.trie.bytes() }
 
-func (f *family6) end(i int) u128 { return f.starts[i+1].subOne() }
-
-func (f *family6) find(a u128) (i int, start, end u128) {
-	w := f.top[a.hi>>(64-topBits)]
+// find returns the index of the range containing a.
+func (f *family6) find(a u128) int {
+	w := f.top[a.hi>>(64-f.topBits&63)]
 	if w>>wordIndexBits == wordNode {
 		n := &f.nodes[w&wordIndexMask]
-		for d := topBits; ; d += stride {
+		for d := f.topBits; ; d += stride {
 			var v uint64
 			switch {
 			case d < 64:
@@ -154,16 +183,14 @@ func (f *family6) find(a u128) (i int, start, end u128) {
 		}
 	}
 	lo := int(w & wordIndexMask)
-	i = lo
-	for _, x := range f.starts[lo+1 : lo+1+int(w>>wordIndexBits)] {
-		if !a.less(x) {
+	i := lo
+	for _, x := range f.ranges[lo+1 : lo+1+int(w>>wordIndexBits)] {
+		if !a.less(x.start) {
 			i++
 		}
 	}
-	return i, f.starts[i], f.starts[i+1].subOne()
+	return i
 }
-
-func (f *family6) bytes() int { return 16*len(f.starts) + 4*len(f.vals) + f.trie.bytes() }
 
 // trieBuilder builds the trie over sorted range starts, as 128-bit keys
 // (IPv4 addresses are left-aligned: their key is the address << 96).
@@ -172,11 +199,13 @@ type trieBuilder struct {
 	t    trie
 }
 
-// buildTrie indexes the ranges starting at keys (sorted, keys[0] = 0).
-func buildTrie(keys []u128) trie {
+// buildTrie indexes the ranges starting at keys (sorted, keys[0] = 0),
+// with a top level of 1<<topBits words.
+func buildTrie(keys []u128, topBits uint) trie {
 	b := &trieBuilder{keys: keys}
 	b.t.top = make([]uint32, 1<<topBits)
-	b.sweep(u128{}, 0, topBits, 0, func(j, lo, hi int) {
+	b.t.topBits = topBits
+	b.sweep(u128{}, 0, int(topBits), 0, func(j, lo, hi int) {
 		if hi-lo <= maxChunk {
 			b.t.top[j] = leafWord(lo, hi-lo)
 			return
@@ -184,7 +213,7 @@ func buildTrie(keys []u128) trie {
 		ni := len(b.t.nodes)
 		b.t.nodes = append(b.t.nodes, node{})
 		b.t.top[j] = wordNode<<wordIndexBits | uint32(ni)
-		b.buildNode(ni, slotBase(u128{}, 0, topBits, j), topBits, lo)
+		b.buildNode(ni, slotBase(u128{}, 0, int(topBits), j), int(topBits), lo)
 	})
 	return b.t
 }

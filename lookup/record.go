@@ -60,6 +60,18 @@ type Record struct {
 	Score uint8
 }
 
+// record is a Record as the DB stores it: 16 bytes, without the network
+// (computed per lookup) and with the organisation as an index into the
+// DB's interned names, so that a table of a hundred thousand distinct
+// records stays small and cache-friendly.
+type record struct {
+	asn   uint32
+	src   SourceSet
+	org   uint32 // index into DB.orgs; 0 is ""
+	cat   Category
+	score uint8
+}
+
 // mmdbRecord is the decoding target for one MMDB data record. The tags
 // must match the keys in internal/schema; TestRecordTagsMatchSchema checks.
 // Keys it does not name are skipped by the decoder; missing ones stay zero.
@@ -97,13 +109,15 @@ func (m *mmdbRecord) categories() Category {
 }
 
 // recordTable decodes each distinct MMDB data record once and interns the
-// results: records[0] is the "not found" record, strings and source lists
-// are shared between records.
+// results: records[0] is the "not found" record, organisations and source
+// lists are shared between records.
 type recordTable struct {
 	reader   *maxminddb.Reader
 	byOffset map[uintptr]uint32
-	byValue  map[Record]uint32
-	records  []Record
+	byValue  map[record]uint32
+	records  []record
+	orgIDs   map[string]uint32
+	orgs     []string // orgs[0] is ""
 	strs     map[string]string
 	srcIDs   map[string]SourceSet // key: names joined by "\x00"
 	srcSets  [][]string           // srcSets[0] is nil
@@ -113,8 +127,10 @@ func newRecordTable(r *maxminddb.Reader) *recordTable {
 	return &recordTable{
 		reader:   r,
 		byOffset: make(map[uintptr]uint32),
-		byValue:  make(map[Record]uint32),
-		records:  []Record{{}},
+		byValue:  make(map[record]uint32),
+		records:  []record{{}},
+		orgIDs:   map[string]uint32{"": 0},
+		orgs:     []string{""},
 		strs:     make(map[string]string),
 		srcIDs:   make(map[string]SourceSet),
 		srcSets:  [][]string{nil},
@@ -145,12 +161,18 @@ func (t *recordTable) index(offset uintptr) (uint32, error) {
 		}
 		m = mmdbRecord{}
 	}
-	rec := Record{
-		Categories: m.categories(),
-		ASN:        m.ASN,
-		Org:        t.intern(m.Org),
-		Score:      uint8(min(m.RiskScore, 100)),
-		Sources:    t.sourceSet(m.Sources),
+	org, ok := t.orgIDs[m.Org]
+	if !ok {
+		org = uint32(len(t.orgs))
+		t.orgs = append(t.orgs, m.Org)
+		t.orgIDs[m.Org] = org
+	}
+	rec := record{
+		cat:   m.categories(),
+		asn:   m.ASN,
+		org:   org,
+		score: uint8(min(m.RiskScore, 100)),
+		src:   t.sourceSet(m.Sources),
 	}
 	i, ok := t.byValue[rec]
 	if !ok {

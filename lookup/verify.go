@@ -17,18 +17,18 @@ import (
 // first and last address. A DB returned by [Open] always passes; Verify
 // exists for tests and for `ipintel verify`.
 func (db *DB) Verify() error {
-	if len(db.records) == 0 || db.records[0] != (Record{}) {
+	if len(db.records) == 0 || db.records[0] != (record{}) || len(db.orgs) == 0 || db.orgs[0] != "" {
 		return errors.New("verify: record 0 is not the empty record")
 	}
 	for i, r := range db.records[1:] {
-		if r.Score > 100 {
-			return fmt.Errorf("verify: record %d: score %d above 100", i+1, r.Score)
+		if r.score > 100 {
+			return fmt.Errorf("verify: record %d: score %d above 100", i+1, r.score)
 		}
-		if int(r.Sources) >= len(db.srcSets) {
-			return fmt.Errorf("verify: record %d: source set %d out of range", i+1, r.Sources)
+		if int(r.src) >= len(db.srcSets) {
+			return fmt.Errorf("verify: record %d: source set %d out of range", i+1, r.src)
 		}
-		if r.Network.IsValid() {
-			return fmt.Errorf("verify: record %d carries a network", i+1)
+		if int(r.org) >= len(db.orgs) {
+			return fmt.Errorf("verify: record %d: organisation %d out of range", i+1, r.org)
 		}
 	}
 	for i, s := range db.srcSets {
@@ -38,31 +38,35 @@ func (db *DB) Verify() error {
 	}
 	nrec := uint32(len(db.records))
 	f4 := &db.v4
-	if len(f4.vals) == 0 || f4.starts[0] != 0 || len(f4.starts) != len(f4.vals)+1 || f4.starts[len(f4.vals)] != 0 {
-		return errors.New("verify: IPv4 ranges do not start at 0.0.0.0")
+	n4 := f4.len()
+	if n4 < 1 || f4.start(0) != 0 || f4.ranges[n4] != 0 {
+		return errors.New("verify: IPv4 ranges do not start at 0.0.0.0 or lack the sentinel")
 	}
-	for i, s := range f4.starts[:len(f4.vals)] {
-		if i > 0 && s <= f4.starts[i-1] {
+	for i := range n4 {
+		s := f4.start(i)
+		if i > 0 && s <= f4.start(i-1) {
 			return fmt.Errorf("verify: IPv4 range %d out of order", i)
 		}
-		if f4.vals[i] >= nrec {
-			return fmt.Errorf("verify: IPv4 range %d: record %d out of range", i, f4.vals[i])
+		if f4.val(i) >= nrec {
+			return fmt.Errorf("verify: IPv4 range %d: record %d out of range", i, f4.val(i))
 		}
 		for _, a := range [2]uint32{s, f4.end(i)} {
-			if j, _, _ := f4.find(a); j != i {
+			if j := f4.find(a); j != i {
 				return fmt.Errorf("verify: IPv4 index finds range %d for %d, want %d", j, a, i)
 			}
 		}
 	}
 	f6 := &db.v6
-	if len(f6.vals) == 0 || f6.starts[0] != (u128{}) || len(f6.starts) != len(f6.vals)+1 || f6.starts[len(f6.vals)] != (u128{}) {
-		return errors.New("verify: IPv6 ranges do not start at ::")
+	n6 := f6.len()
+	if n6 < 1 || f6.start(0) != (u128{}) || f6.ranges[n6] != (range6{}) {
+		return errors.New("verify: IPv6 ranges do not start at :: or lack the sentinel")
 	}
-	for i, s := range f6.starts[:len(f6.vals)] {
-		if i > 0 && !f6.starts[i-1].less(s) {
+	for i := range n6 {
+		s := f6.start(i)
+		if i > 0 && !f6.start(i-1).less(s) {
 			return fmt.Errorf("verify: IPv6 range %d out of order", i)
 		}
-		v := f6.vals[i]
+		v := f6.val(i)
 		switch {
 		case v&valueAlias != 0:
 			d := v &^ valueAlias
@@ -73,7 +77,7 @@ func (db *DB) Verify() error {
 			return fmt.Errorf("verify: IPv6 range %d: record %d out of range", i, v)
 		}
 		for _, a := range [2]u128{s, f6.end(i)} {
-			if j, _, _ := f6.find(a); j != i {
+			if j := f6.find(a); j != i {
 				return fmt.Errorf("verify: IPv6 index finds range %d for %x, want %d", j, a, i)
 			}
 		}
