@@ -31,7 +31,7 @@ type DB struct {
 	v4Only     bool // ip_version 4: IPv6 addresses never match
 
 	records []record // records[0] is the zero record (no data)
-	orgs    []string // organisations, by record.org
+	orgs    string   // distinct organisations, concatenated; see record
 	srcSets [][]string
 	meta    Metadata
 }
@@ -146,9 +146,13 @@ func build(r *maxminddb.Reader, buf []byte) (*DB, error) {
 		return nil, fmt.Errorf("unsupported ip_version %d", md.IPVersion)
 	}
 	db.records = rt.records
-	db.orgs = rt.orgs
+	db.orgs = string(rt.orgs)
 	db.srcSets = rt.srcSets
-	db.v4.init(b4.finish())
+	r4 := b4.finish()
+	if len(r4.starts) > maxRanges || len(r6.starts) > maxRanges {
+		return nil, fmt.Errorf("too many ranges (%d IPv4, %d IPv6; at most %d each)", len(r4.starts), len(r6.starts), maxRanges)
+	}
+	db.v4.init(r4)
 	db.v6.init(r6)
 	return db, nil
 }
@@ -177,6 +181,9 @@ func (db *DB) lookup4(addr netip.Addr) (Record, bool) {
 	b := addr.As4()
 	a := uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3])
 	i := db.v4.find(a)
+	if i < 0 {
+		return Record{}, false
+	}
 	r := db.v4.ranges[i : i+2]
 	v := uint32(r[0])
 	if v == 0 {
@@ -200,7 +207,7 @@ func u32bytes(a uint32) []byte {
 // record returns the Record of record index v, without its network.
 func (db *DB) record(v uint32) Record {
 	r := &db.records[v]
-	return Record{Categories: r.cat, Sources: r.src, ASN: r.asn, Org: db.orgs[r.org], Score: r.score}
+	return Record{Categories: r.cat, Sources: r.src, ASN: r.asn, Org: db.orgs[r.orgOff : r.orgOff+r.orgLen], Score: r.score}
 }
 
 // netBits32 returns the number of host bits of the largest aligned block
@@ -219,6 +226,9 @@ func (db *DB) lookup6(addr netip.Addr) (Record, bool) {
 	b := addr.As16()
 	a := u128{beUint64(b[:8]), beUint64(b[8:])}
 	i := db.v6.find(a)
+	if i < 0 {
+		return Record{}, false
+	}
 	r := db.v6.ranges[i : i+2]
 	v := r[0].val
 	switch {
@@ -396,9 +406,7 @@ func (db *DB) Len() int { return db.v4.len() + db.v6.len() }
 func (db *DB) Bytes() int {
 	n := db.v4.bytes() + db.v6.bytes()
 	n += len(db.records) * int(unsafe.Sizeof(record{}))
-	for _, o := range db.orgs {
-		n += 16 + len(o)
-	}
+	n += len(db.orgs)
 	for _, s := range db.srcSets {
 		n += 24 + 16*len(s)
 	}

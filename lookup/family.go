@@ -24,15 +24,17 @@ import (
 
 // A trie word is a leaf or, in the top level only, a node reference:
 //
-//	bits 0-27   first range index (leaf) or node index (node)
-//	bits 28-31  number of further range starts inside the slot (leaf),
+//	bits 0-25   first range index (leaf) or node index (node)
+//	bits 26-31  number of further range starts inside the slot (leaf),
 //	            or wordNode (node)
 const (
-	wordIndexBits = 28
+	wordIndexBits = 26
 	wordIndexMask = 1<<wordIndexBits - 1
-	wordNode      = 15
-	maxChunk      = 14 // further range starts a leaf may hold
-	stride        = 6
+	wordNode      = 63
+	// wordMiss is the leaf of a slot that lies wholly in a gap between
+	// networks: the lookup ends there without reading a range.
+	wordMiss = 62 << wordIndexBits
+	stride   = 6
 )
 
 // maxRanges is the number of ranges a family may hold: the range index
@@ -95,7 +97,7 @@ func (f *family4) init(r rangeList) {
 		f.ranges[i] = s.lo<<32 | uint64(r.vals[i])
 		keys[i] = u128{s.lo << 32, 0}
 	}
-	f.trie = buildTrie(keys, topBits4(len(keys)))
+	f.trie = buildTrie(keys, r.vals, topBits4(len(keys)), maxChunk4)
 }
 
 func (f *family4) len() int           { return len(f.ranges) - 1 }
@@ -104,7 +106,8 @@ func (f *family4) val(i int) uint32   { return uint32(f.ranges[i]) }
 func (f *family4) end(i int) uint32   { return f.start(i+1) - 1 }
 func (f *family4) bytes() int         { return 8*len(f.ranges) + f.trie.bytes() }
 
-// find returns the index of the range containing a.
+// find returns the index of the range containing a, or -1 when a lies in
+// a gap that a trie word already names (wordMiss).
 func (f *family4) find(a uint32) int {
 	w := f.top[a>>(32-f.topBits&31)]
 	if w>>wordIndexBits == wordNode {
@@ -119,6 +122,9 @@ func (f *family4) find(a uint32) int {
 			w = f.leaves[n.base0+uint32(bits.OnesCount64(n.leafvec&(bit|(bit-1))))-1]
 			break
 		}
+	}
+	if w == wordMiss {
+		return -1
 	}
 	lo := int(w & wordIndexMask)
 	i := lo
@@ -149,7 +155,7 @@ func (f *family6) init(r rangeList) {
 	for i, s := range r.starts {
 		f.ranges[i] = range6{s, r.vals[i]}
 	}
-	f.trie = buildTrie(r.starts, topBits6(len(r.starts)))
+	f.trie = buildTrie(r.starts, r.vals, topBits6(len(r.starts)), maxChunk6)
 }
 
 func (f *family6) len() int         { return len(f.ranges) - 1 }
@@ -158,7 +164,8 @@ func (f *family6) val(i int) uint32 { return f.ranges[i].val }
 func (f *family6) end(i int) u128   { return f.ranges[i+1].start.subOne() }
 func (f *family6) bytes() int       { return int(unsafe.Sizeof(range6{}))*len(f.ranges) + f.trie.bytes() }
 
-// find returns the index of the range containing a.
+// find returns the index of the range containing a, or -1 when a lies in
+// a gap that a trie word already names (wordMiss).
 func (f *family6) find(a u128) int {
 	w := f.top[a.hi>>(64-f.topBits&63)]
 	if w>>wordIndexBits == wordNode {
@@ -182,6 +189,9 @@ func (f *family6) find(a u128) int {
 			break
 		}
 	}
+	if w == wordMiss {
+		return -1
+	}
 	lo := int(w & wordIndexMask)
 	i := lo
 	for _, x := range f.ranges[lo+1 : lo+1+int(w>>wordIndexBits)] {
@@ -195,19 +205,29 @@ func (f *family6) find(a u128) int {
 // trieBuilder builds the trie over sorted range starts, as 128-bit keys
 // (IPv4 addresses are left-aligned: their key is the address << 96).
 type trieBuilder struct {
-	keys []u128
-	t    trie
+	keys     []u128
+	vals     []uint32
+	maxChunk int // further range starts a leaf may hold
+	t        trie
 }
 
+// The number of further range starts a leaf may hold before its slot
+// gets a node: a leaf's ranges are scanned linearly, 8 bytes each for
+// IPv4 and 24 for IPv6.
+var (
+	maxChunk4 = 14
+	maxChunk6 = 14
+)
+
 // buildTrie indexes the ranges starting at keys (sorted, keys[0] = 0),
-// with a top level of 1<<topBits words.
-func buildTrie(keys []u128, topBits uint) trie {
-	b := &trieBuilder{keys: keys}
+// with a top level of 1<<topBits words; vals[i] == 0 marks a gap.
+func buildTrie(keys []u128, vals []uint32, topBits uint, maxChunk int) trie {
+	b := &trieBuilder{keys: keys, vals: vals, maxChunk: maxChunk}
 	b.t.top = make([]uint32, 1<<topBits)
 	b.t.topBits = topBits
 	b.sweep(u128{}, 0, int(topBits), 0, func(j, lo, hi int) {
-		if hi-lo <= maxChunk {
-			b.t.top[j] = leafWord(lo, hi-lo)
+		if hi-lo <= b.maxChunk {
+			b.t.top[j] = b.leafWord(lo, hi-lo)
 			return
 		}
 		ni := len(b.t.nodes)
@@ -218,7 +238,12 @@ func buildTrie(keys []u128, topBits uint) trie {
 	return b.t
 }
 
-func leafWord(lo, extra int) uint32 { return uint32(extra)<<wordIndexBits | uint32(lo) }
+func (b *trieBuilder) leafWord(lo, extra int) uint32 {
+	if extra == 0 && b.vals[lo] == 0 {
+		return wordMiss
+	}
+	return uint32(extra)<<wordIndexBits | uint32(lo)
+}
 
 // slotBase returns the first key of slot j of the block at base whose
 // first d bits are fixed, divided into 1<<e slots.
@@ -269,8 +294,8 @@ func (b *trieBuilder) buildNode(ni int, base u128, d, lo int) {
 	var childLo [1 << stride]int
 	b.sweep(base, d, e, lo, func(j, lo, hi int) {
 		for k := j << pad; k < (j+1)<<pad; k++ {
-			if hi-lo <= maxChunk {
-				words[k] = leafWord(lo, hi-lo)
+			if hi-lo <= b.maxChunk {
+				words[k] = b.leafWord(lo, hi-lo)
 			} else {
 				child[k], childLo[k] = true, lo
 			}

@@ -589,7 +589,7 @@ func TestRangeNetworks(t *testing.T) {
 	for _, l := range leaves {
 		b.add(leaf{u128{0, uint64(l.pfx.Addr().As4()[0])<<24 | uint64(l.pfx.Addr().As4()[1])<<16 | uint64(l.pfx.Addr().As4()[2])<<8 | uint64(l.pfx.Addr().As4()[3])}, uint8(l.pfx.Bits()), l.val})
 	}
-	db := &DB{records: []record{{}, {asn: 1}, {asn: 2}}, orgs: []string{""}, srcSets: [][]string{nil}}
+	db := &DB{records: []record{{}, {asn: 1}, {asn: 2}}, srcSets: [][]string{nil}}
 	db.v4.init(b.finish())
 	db.v6.init(newRangeBuilder(128).finish())
 	if err := db.Verify(); err != nil {

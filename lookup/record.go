@@ -3,6 +3,7 @@ package lookup
 import (
 	"errors"
 	"fmt"
+	"math"
 	"net/netip"
 	"slices"
 	"strings"
@@ -60,16 +61,17 @@ type Record struct {
 	Score uint8
 }
 
-// record is a Record as the DB stores it: 16 bytes, without the network
-// (computed per lookup) and with the organisation as an index into the
-// DB's interned names, so that a table of a hundred thousand distinct
-// records stays small and cache-friendly.
+// record is a Record as the DB stores it: 20 bytes, without the network
+// (computed per lookup) and with the organisation as a slice of the DB's
+// blob of distinct names, so that a table of a hundred thousand distinct
+// records stays small and a lookup reads one record and nothing else.
 type record struct {
-	asn   uint32
-	src   SourceSet
-	org   uint32 // index into DB.orgs; 0 is ""
-	cat   Category
-	score uint8
+	asn    uint32
+	src    SourceSet
+	orgOff uint32 // the organisation is DB.orgs[orgOff : orgOff+orgLen]
+	orgLen uint32
+	cat    Category
+	score  uint8
 }
 
 // mmdbRecord is the decoding target for one MMDB data record. The tags
@@ -116,8 +118,8 @@ type recordTable struct {
 	byOffset map[uintptr]uint32
 	byValue  map[record]uint32
 	records  []record
-	orgIDs   map[string]uint32
-	orgs     []string // orgs[0] is ""
+	orgIDs   map[string]uint32 // offset in orgs
+	orgs     []byte            // distinct organisations, concatenated
 	strs     map[string]string
 	srcIDs   map[string]SourceSet // key: names joined by "\x00"
 	srcSets  [][]string           // srcSets[0] is nil
@@ -130,7 +132,6 @@ func newRecordTable(r *maxminddb.Reader) *recordTable {
 		byValue:  make(map[record]uint32),
 		records:  []record{{}},
 		orgIDs:   map[string]uint32{"": 0},
-		orgs:     []string{""},
 		strs:     make(map[string]string),
 		srcIDs:   make(map[string]SourceSet),
 		srcSets:  [][]string{nil},
@@ -163,16 +164,20 @@ func (t *recordTable) index(offset uintptr) (uint32, error) {
 	}
 	org, ok := t.orgIDs[m.Org]
 	if !ok {
+		if len(t.orgs)+len(m.Org) > math.MaxUint32 {
+			return 0, errors.New("organisation names exceed 4 GiB")
+		}
 		org = uint32(len(t.orgs))
-		t.orgs = append(t.orgs, m.Org)
+		t.orgs = append(t.orgs, m.Org...)
 		t.orgIDs[m.Org] = org
 	}
 	rec := record{
-		cat:   m.categories(),
-		asn:   m.ASN,
-		org:   org,
-		score: uint8(min(m.RiskScore, 100)),
-		src:   t.sourceSet(m.Sources),
+		cat:    m.categories(),
+		asn:    m.ASN,
+		orgOff: org,
+		orgLen: uint32(len(m.Org)),
+		score:  uint8(min(m.RiskScore, 100)),
+		src:    t.sourceSet(m.Sources),
 	}
 	i, ok := t.byValue[rec]
 	if !ok {
