@@ -165,43 +165,56 @@ func build(r *maxminddb.Reader, buf []byte) (*DB, error) {
 //
 // Lookup does not allocate, lock or decode.
 func (db *DB) Lookup(addr netip.Addr) (Record, bool) {
-	if addr.Is4() {
-		return db.lookup4(addr)
+	// The helpers return a record index and the network, which fit in
+	// registers; the Record is built once, here.
+	var v uint32
+	var pfx netip.Prefix
+	switch {
+	case addr.Is4():
+		v, pfx = db.match4(addr)
+	case !addr.Is6() || addr.Zone() != "":
+		return Record{}, false
+	case addr.Is4In6():
+		v, pfx = db.match4(addr.Unmap())
+	default:
+		v, pfx = db.match6(addr)
 	}
-	if !addr.Is6() || addr.Zone() != "" {
+	if v == 0 {
 		return Record{}, false
 	}
-	if addr.Is4In6() {
-		return db.lookup4(addr.Unmap())
-	}
-	return db.lookup6(addr)
+	r := &db.records[v]
+	return Record{
+		Network:    pfx,
+		Categories: r.cat,
+		Sources:    r.src,
+		ASN:        r.asn,
+		Org:        db.orgs[r.orgOff : r.orgOff+r.orgLen],
+		Score:      r.score,
+	}, true
 }
 
-func (db *DB) lookup4(addr netip.Addr) (Record, bool) {
+// match4 returns the record index (0 for none) and network of an IPv4 address.
+func (db *DB) match4(addr netip.Addr) (uint32, netip.Prefix) {
 	b := addr.As4()
 	a := uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3])
 	i := db.v4.find(a)
 	if i < 0 {
-		return Record{}, false
+		return 0, netip.Prefix{}
 	}
 	r := db.v4.ranges[i : i+2]
 	v := uint32(r[0])
 	if v == 0 {
-		return Record{}, false
+		return 0, netip.Prefix{}
 	}
-	rec := db.record(v)
 	if db.hasV4Whole {
-		rec.Network = db.v4Whole
-		return rec, true
+		return v, db.v4Whole
 	}
 	k := netBits32(a, uint32(r[0]>>32), uint32(r[1]>>32)-1)
-	m := a &^ (1<<k - 1)
-	rec.Network = netip.PrefixFrom(netip.AddrFrom4([4]byte{byte(m >> 24), byte(m >> 16), byte(m >> 8), byte(m)}), 32-int(k))
-	return rec, true
+	return v, netip.PrefixFrom(addr4(a&^(1<<k-1)), 32-int(k))
 }
 
-func u32bytes(a uint32) []byte {
-	return []byte{byte(a >> 24), byte(a >> 16), byte(a >> 8), byte(a)}
+func addr4(a uint32) netip.Addr {
+	return netip.AddrFrom4([4]byte{byte(a >> 24), byte(a >> 16), byte(a >> 8), byte(a)})
 }
 
 // record returns the Record of record index v, without its network.
@@ -219,35 +232,34 @@ func netBits32(a, start, end uint32) uint {
 	return uint(min(kl, kr))
 }
 
-func (db *DB) lookup6(addr netip.Addr) (Record, bool) {
+// match6 returns the record index (0 for none) and network of an IPv6 address.
+func (db *DB) match6(addr netip.Addr) (uint32, netip.Prefix) {
 	if db.v4Only {
-		return Record{}, false
+		return 0, netip.Prefix{}
 	}
 	b := addr.As16()
 	a := u128{beUint64(b[:8]), beUint64(b[8:])}
 	i := db.v6.find(a)
 	if i < 0 {
-		return Record{}, false
+		return 0, netip.Prefix{}
 	}
 	r := db.v6.ranges[i : i+2]
 	v := r[0].val
 	switch {
 	case v == 0:
-		return Record{}, false
+		return 0, netip.Prefix{}
 	case v&valueAlias != 0:
-		return db.lookupAlias(a, int(v&^valueAlias))
+		return db.matchAlias(addr, a, int(v&^valueAlias))
 	}
-	rec := db.record(v)
 	k := netBits128(a, r[0].start, r[1].start.subOne())
-	rec.Network = netip.PrefixFrom(addr, 128-k).Masked()
-	return rec, true
+	return v, netip.PrefixFrom(addr, 128-k).Masked()
 }
 
-// lookupAlias answers an IPv6 address inside an alias of the IPv4
+// matchAlias answers an IPv6 address inside an alias of the IPv4
 // subtree that starts at prefix length depth (::/96, 2002::/16, …): its
 // next 32 bits are looked up as IPv4, and the network is returned in the
 // IPv6 form that Reader.Lookup gives.
-func (db *DB) lookupAlias(a u128, depth int) (Record, bool) {
+func (db *DB) matchAlias(addr netip.Addr, a u128, depth int) (uint32, netip.Prefix) {
 	var v4 uint32
 	switch sh := 128 - 32 - depth; {
 	case sh >= 64:
@@ -257,15 +269,11 @@ func (db *DB) lookupAlias(a u128, depth int) (Record, bool) {
 	default:
 		v4 = uint32(a.lo >> sh)
 	}
-	rec, ok := db.lookup4(netip.AddrFrom4([4]byte(u32bytes(v4))))
-	if !ok {
-		return Record{}, false
+	v, pfx := db.match4(addr4(v4))
+	if v == 0 {
+		return 0, netip.Prefix{}
 	}
-	var b [16]byte
-	putUint64(b[:8], a.hi)
-	putUint64(b[8:], a.lo)
-	rec.Network = netip.PrefixFrom(netip.AddrFrom16(b), depth+rec.Network.Bits()).Masked()
-	return rec, true
+	return v, netip.PrefixFrom(addr, depth+pfx.Bits()).Masked()
 }
 
 // netBits128 is netBits32 for IPv6.
@@ -320,7 +328,7 @@ func (db *DB) All() iter.Seq2[netip.Prefix, Record] {
 				}
 				end := db.v4.end(i)
 				if !eachBlock(u128{0, uint64(s)}, u128{0, uint64(end)}, 32, func(p u128, n int) bool {
-					pfx := netip.PrefixFrom(netip.AddrFrom4([4]byte(u32bytes(uint32(p.lo)))), n)
+					pfx := netip.PrefixFrom(addr4(uint32(p.lo)), n)
 					rec := db.record(v)
 					rec.Network = pfx
 					return yield(pfx, rec)

@@ -31,6 +31,9 @@ const (
 	wordIndexBits = 26
 	wordIndexMask = 1<<wordIndexBits - 1
 	wordNode      = 63
+	// wordDirect, in the top level only, names a direct-indexed second
+	// level (see direct).
+	wordDirect = 61
 	// wordMiss is the leaf of a slot that lies wholly in a gap between
 	// networks: the lookup ends there without reading a range.
 	wordMiss = 62 << wordIndexBits
@@ -55,6 +58,29 @@ type trie struct {
 	topBits uint     // see topBits4 and topBits6
 	nodes   []node
 	leaves  []uint32
+	directs []direct
+	dwords  []uint32 // the words of every direct second level
+}
+
+// direct is a direct-indexed second level under a dense top-level slot:
+// 1<<bits words at dwords[off:], indexed by the address bits that follow
+// the top level's. Its size follows the slot's number of ranges (see
+// directBits), so it costs memory only where ranges are dense, and it
+// replaces the two or three node levels a dense slot would otherwise
+// need with one direct read.
+type direct struct {
+	off  uint32
+	bits uint32
+}
+
+// directBits returns the width of the direct level for a slot holding n
+// ranges (one word per two to four ranges), or 0 when the slot is sparse
+// enough for nodes alone.
+func directBits(n int) uint {
+	if n < 64 {
+		return 0
+	}
+	return uint(min(bits.Len(uint(n))-2, 16))
 }
 
 // topBits4 returns the top-level width of an IPv4 trie over n ranges: 18
@@ -77,7 +103,9 @@ func topBits6(n int) uint {
 	return 10
 }
 
-func (t *trie) bytes() int { return 4*len(t.top) + 24*len(t.nodes) + 4*len(t.leaves) }
+func (t *trie) bytes() int {
+	return 4*len(t.top) + 24*len(t.nodes) + 4*len(t.leaves) + 8*len(t.directs) + 4*len(t.dwords)
+}
 
 // family4 holds the IPv4 ranges. ranges[i] packs range i's first
 // address (high 32 bits) and record index (low 32 bits); range i covers
@@ -97,7 +125,7 @@ func (f *family4) init(r rangeList) {
 		f.ranges[i] = s.lo<<32 | uint64(r.vals[i])
 		keys[i] = u128{s.lo << 32, 0}
 	}
-	f.trie = buildTrie(keys, r.vals, topBits4(len(keys)), maxChunk4)
+	f.trie = buildTrie(keys, r.vals, topBits4(len(keys)), maxChunk4, 32)
 }
 
 func (f *family4) len() int           { return len(f.ranges) - 1 }
@@ -110,11 +138,17 @@ func (f *family4) bytes() int         { return 8*len(f.ranges) + f.trie.bytes() 
 // a gap that a trie word already names (wordMiss).
 func (f *family4) find(a uint32) int {
 	w := f.top[a>>(32-f.topBits&31)]
+	d := f.topBits
+	if w>>wordIndexBits == wordDirect {
+		dt := f.directs[w&wordIndexMask]
+		w = f.dwords[dt.off+(a<<(d&31))>>(32-dt.bits&31)]
+		d += uint(dt.bits)
+	}
 	if w>>wordIndexBits == wordNode {
 		k := uint64(a) << 32
 		n := &f.nodes[w&wordIndexMask]
-		for sh := 64 - stride - f.topBits; ; sh -= stride {
-			bit := uint64(1) << (k >> uint(sh) & 63)
+		for sh := 64 - stride - d; ; sh -= stride {
+			bit := uint64(1) << (k >> (sh & 63) & 63)
 			if n.vector&bit != 0 {
 				n = &f.nodes[n.base1+uint32(bits.OnesCount64(n.vector&(bit-1)))]
 				continue
@@ -155,7 +189,7 @@ func (f *family6) init(r rangeList) {
 	for i, s := range r.starts {
 		f.ranges[i] = range6{s, r.vals[i]}
 	}
-	f.trie = buildTrie(r.starts, r.vals, topBits6(len(r.starts)), maxChunk6)
+	f.trie = buildTrie(r.starts, r.vals, topBits6(len(r.starts)), maxChunk6, 64)
 }
 
 func (f *family6) len() int         { return len(f.ranges) - 1 }
@@ -168,17 +202,25 @@ func (f *family6) bytes() int       { return int(unsafe.Sizeof(range6{}))*len(f.
 // a gap that a trie word already names (wordMiss).
 func (f *family6) find(a u128) int {
 	w := f.top[a.hi>>(64-f.topBits&63)]
+	d := f.topBits
+	if w>>wordIndexBits == wordDirect {
+		dt := f.directs[w&wordIndexMask]
+		w = f.dwords[dt.off+uint32((a.hi<<(d&63))>>(64-dt.bits&63))]
+		d += uint(dt.bits)
+	}
 	if w>>wordIndexBits == wordNode {
 		n := &f.nodes[w&wordIndexMask]
-		for d := f.topBits; ; d += stride {
+		for ; ; d += stride {
 			var v uint64
 			switch {
-			case d < 64:
-				v = a.hi >> uint(64-stride-d) & 63
-			case d < 128-stride:
-				v = a.lo >> uint(128-stride-d) & 63
+			case d <= 64-stride:
+				v = a.hi >> (64 - stride - d) & 63
+			case d < 64: // the stride straddles the two halves
+				v = (a.hi<<(d-(64-stride)) | a.lo>>(128-stride-d)) & 63
+			case d <= 128-stride:
+				v = a.lo >> (128 - stride - d) & 63
 			default:
-				v = a.lo << uint(d+stride-128) & 63
+				v = a.lo << (d + stride - 128) & 63
 			}
 			bit := uint64(1) << v
 			if n.vector&bit != 0 {
@@ -213,29 +255,51 @@ type trieBuilder struct {
 
 // The number of further range starts a leaf may hold before its slot
 // gets a node: a leaf's ranges are scanned linearly, 8 bytes each for
-// IPv4 and 24 for IPv6.
-var (
+// IPv4 and 24 for IPv6. Lookup times on a database built from the shared
+// feeds vary little between 6 and 30; memory falls as the limit grows.
+const (
 	maxChunk4 = 14
 	maxChunk6 = 14
 )
 
 // buildTrie indexes the ranges starting at keys (sorted, keys[0] = 0),
 // with a top level of 1<<topBits words; vals[i] == 0 marks a gap.
-func buildTrie(keys []u128, vals []uint32, topBits uint, maxChunk int) trie {
+// A direct second level must end by bit directEnd (32 for IPv4, whose
+// lookup reads the address as 32 bits; 64 for IPv6, whose direct index
+// comes from the high half).
+func buildTrie(keys []u128, vals []uint32, topBits uint, maxChunk, directEnd int) trie {
 	b := &trieBuilder{keys: keys, vals: vals, maxChunk: maxChunk}
 	b.t.top = make([]uint32, 1<<topBits)
 	b.t.topBits = topBits
-	b.sweep(u128{}, 0, int(topBits), 0, func(j, lo, hi int) {
-		if hi-lo <= b.maxChunk {
-			b.t.top[j] = b.leafWord(lo, hi-lo)
+	d := int(topBits)
+	b.sweep(u128{}, 0, d, 0, func(j, lo, hi int) {
+		base := slotBase(u128{}, 0, d, j)
+		k := int(directBits(hi - lo))
+		if k == 0 || d+k > directEnd {
+			b.t.top[j] = b.slotWord(base, d, lo, hi)
 			return
 		}
-		ni := len(b.t.nodes)
-		b.t.nodes = append(b.t.nodes, node{})
-		b.t.top[j] = wordNode<<wordIndexBits | uint32(ni)
-		b.buildNode(ni, slotBase(u128{}, 0, int(topBits), j), int(topBits), lo)
+		dt := direct{off: uint32(len(b.t.dwords)), bits: uint32(k)}
+		b.t.top[j] = wordDirect<<wordIndexBits | uint32(len(b.t.directs))
+		b.t.directs = append(b.t.directs, dt)
+		b.t.dwords = append(b.t.dwords, make([]uint32, 1<<k)...)
+		b.sweep(base, d, k, lo, func(jj, lo, hi int) {
+			b.t.dwords[int(dt.off)+jj] = b.slotWord(slotBase(base, d, k, jj), d+k, lo, hi)
+		})
 	})
 	return b.t
+}
+
+// slotWord returns the word for a slot at base, whose first d bits are
+// fixed, overlapping ranges lo to hi: a leaf, or a new node.
+func (b *trieBuilder) slotWord(base u128, d, lo, hi int) uint32 {
+	if hi-lo <= b.maxChunk {
+		return b.leafWord(lo, hi-lo)
+	}
+	ni := len(b.t.nodes)
+	b.t.nodes = append(b.t.nodes, node{})
+	b.buildNode(ni, base, d, lo)
+	return wordNode<<wordIndexBits | uint32(ni)
 }
 
 func (b *trieBuilder) leafWord(lo, extra int) uint32 {

@@ -432,8 +432,9 @@ func testRandomDB(t *testing.T, seed uint64) {
 		if err := db.Verify(); err != nil {
 			t.Fatal(err)
 		}
-		if len(db.v4.nodes) == 0 || len(db.v6.nodes) == 0 {
-			t.Fatalf("seed %d: no trie nodes (v4 %d, v6 %d): the test does not reach the index", seed, len(db.v4.nodes), len(db.v6.nodes))
+		if len(db.v4.nodes) == 0 || len(db.v6.nodes) == 0 || len(db.v4.directs) == 0 || len(db.v6.directs) == 0 {
+			t.Fatalf("seed %d: trie without nodes (v4 %d, v6 %d) or direct levels (v4 %d, v6 %d): the test does not reach the whole index",
+				seed, len(db.v4.nodes), len(db.v6.nodes), len(db.v4.directs), len(db.v6.directs))
 		}
 		r, err := maxminddb.Open(path)
 		if err != nil {

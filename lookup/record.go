@@ -41,22 +41,23 @@ const (
 type SourceSet uint32
 
 // Record is what [DB.Lookup] returns for an address: the matched network
-// and the decoded fields of its MMDB record. It is small, comparable and
-// returned by value; Org points into the DB's interned strings.
+// and the decoded fields of its MMDB record. It is small (64 bytes; the
+// fields are ordered to avoid padding), comparable and returned by value;
+// Org points into the DB's interned strings.
 //
 // The zero value is the record of an address that is not in the database.
 type Record struct {
 	// Network is the matched MMDB network, exactly as the database's search
 	// tree stores it (what maxminddb-golang's Result.Prefix returns).
 	Network netip.Prefix
-	// Categories holds a bit per is_* flag of the record.
-	Categories Category
-	// Sources names the feeds that contributed to the record; see [DB.SourceNames].
-	Sources SourceSet
-	// ASN is autonomous_system_number, 0 when absent.
-	ASN uint32
 	// Org is autonomous_system_organization, "" when absent.
 	Org string
+	// ASN is autonomous_system_number, 0 when absent.
+	ASN uint32
+	// Sources names the feeds that contributed to the record; see [DB.SourceNames].
+	Sources SourceSet
+	// Categories holds a bit per is_* flag of the record.
+	Categories Category
 	// Score is risk_score (0-100); values above 100 read as 100.
 	Score uint8
 }
