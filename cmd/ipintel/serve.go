@@ -19,6 +19,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/ipintel/ipintel/internal/schema"
 	"github.com/ipintel/ipintel/lookup"
 	"github.com/ipintel/ipintel/lookup/httpguard"
 )
@@ -54,6 +55,10 @@ nginx's auth_request, set X-Forwarded-For to $proxy_add_x_forwarded_for
 (nginx appends the peer it saw), not to $http_x_forwarded_for, which any
 client can choose.
 
+The action of every answer comes from the stored risk_score and the
+thresholds -block-at and -challenge-at, which can differ from the ones the
+database was built with.
+
 Serve listens on loopback unless -listen says otherwise and shuts down
 gracefully on SIGINT or SIGTERM.`,
 		Flags: func(fs *flag.FlagSet) func(context.Context, *env, []string) int {
@@ -73,6 +78,8 @@ gracefully on SIGINT or SIGTERM.`,
 			fs.DurationVar(&cfg.poll, "poll", time.Minute, "how often to poll an http(s) -db URL")
 			fs.StringVar(&cfg.cache, "cache", "", "local copy of an http(s) -db URL (default: in the user cache directory)")
 			fs.IntVar(&cfg.maxBatch, "max-batch", 1000, "most addresses in one POST /v1/ips")
+			fs.IntVar(&cfg.blockAt, "block-at", schema.DefaultBlockThreshold, "block at or above this risk `score`")
+			fs.IntVar(&cfg.challengeAt, "challenge-at", schema.DefaultChallengeThreshold, "challenge at or above this risk `score`")
 			return func(ctx context.Context, e *env, args []string) int {
 				if len(args) > 0 {
 					return report(e, "serve", usageError("unexpected arguments %q", args))
@@ -94,6 +101,10 @@ type serveConfig struct {
 	cache    string
 	maxBatch int
 	maxBody  int64 // bytes of a POST body; 0 means 1 MiB
+
+	// blockAt and challengeAt are the policy's thresholds; 0 means the
+	// defaults of DESIGN.md §4.
+	blockAt, challengeAt int
 
 	// readHeaderTimeout bounds how long a client may take to send its
 	// headers (slowloris); 0 means 5s. Tests shorten it.
@@ -121,6 +132,9 @@ func runServe(ctx context.Context, e *env, cfg serveConfig) int {
 	}
 	if cfg.maxBatch < 1 {
 		return report(e, "serve", usageError("-max-batch must be at least 1"))
+	}
+	if cfg.blockAt < 1 || cfg.blockAt > 101 || cfg.challengeAt < 1 || cfg.challengeAt > cfg.blockAt {
+		return report(e, "serve", usageError("want 1 ≤ -challenge-at ≤ -block-at ≤ 101 (101 never blocks)"))
 	}
 	log := slog.New(slog.NewTextHandler(e.stderr, nil))
 	s, err := newServer(ctx, cfg, log)
@@ -189,7 +203,7 @@ func newServer(ctx context.Context, cfg serveConfig, log *slog.Logger) (*server,
 	s := &server{
 		cfg:      cfg,
 		log:      log,
-		policy:   lookup.DefaultPolicy(),
+		policy:   lookup.Policy{BlockAt: cfg.blockAt, ChallengeAt: cfg.challengeAt},
 		trusted:  append(append([]netip.Prefix(nil), httpguard.Loopback...), cfg.trusted...),
 		reloadCh: make(chan struct{}, 1),
 		loadedCh: make(chan struct{}),

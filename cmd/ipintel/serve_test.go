@@ -256,6 +256,23 @@ func TestServeReadyzStale(t *testing.T) {
 	}
 }
 
+// TestServeThresholds checks that -block-at and -challenge-at change the
+// actions without a rebuild.
+func TestServeThresholds(t *testing.T) {
+	t.Parallel()
+	ts := startServe(t, serveConfig{db: sampleDB(t), blockAt: 99, challengeAt: 95})
+	if a := getAnswer(t, ts.url, "192.0.2.10"); a.Action != "challenge" || a.RiskScore != 98 {
+		t.Errorf("score 98 with block at 99, challenge at 95: %s, want challenge", a.Action)
+	}
+	if a := getAnswer(t, ts.url, "2001:db8:2::1"); a.Action != "allow" {
+		t.Errorf("score 90 with challenge at 95: %s, want allow", a.Action)
+	}
+	r := do(t, "GET", ts.url+"/v1/auth", http.Header{"X-Forwarded-For": {"192.0.2.10"}}, nil)
+	if r.status != 401 {
+		t.Errorf("/v1/auth with score 98, block at 99: %d, want 401", r.status)
+	}
+}
+
 func TestServeTrustedProxy(t *testing.T) {
 	t.Parallel()
 	// With only the peer's own network trusted the chain is walked; with a
@@ -509,6 +526,8 @@ func TestServeStartErrors(t *testing.T) {
 		{"no db", []string{"serve"}, exitUsage},
 		{"extra args", []string{"serve", "-db", bad, "x"}, exitUsage},
 		{"bad proxy", []string{"serve", "-db", bad, "-trusted-proxy", "nonsense"}, exitUsage},
+		{"thresholds crossed", []string{"serve", "-db", bad, "-challenge-at", "90", "-block-at", "80"}, exitUsage},
+		{"threshold zero", []string{"serve", "-db", bad, "-challenge-at", "0"}, exitUsage},
 		{"broken db", []string{"serve", "-db", bad, "-listen", "127.0.0.1:0"}, exitRuntime},
 		{"missing db", []string{"serve", "-db", filepath.Join(dir, "missing.mmdb"), "-listen", "127.0.0.1:0"}, exitRuntime},
 		{"bad listen", []string{"serve", "-db", sampleDB(t), "-listen", "127.0.0.1:99999"}, exitRuntime},
