@@ -46,6 +46,7 @@ var cliCases = []cliCase{
 	{name: "explain-miss", args: []string{"explain", "-db", "$OLD", "10.1.2.3"}},
 	{name: "explain-json", args: []string{"explain", "-db", "$OLD", "-json", "2001:db8:1::1"}},
 	{name: "explain-maxmind", args: []string{"explain", "-db", "$ANON", "81.2.69.1"}},
+	{name: "explain-unknown-feed", args: []string{"explain", "-db", "$SCHEMA", "198.51.100.1"}},
 	{name: "explain-no-addr", args: []string{"explain", "-db", "$OLD"}, exit: 2},
 	{name: "explain-bad-addr", args: []string{"explain", "-db", "$OLD", "1.2.3.4.5"}, exit: 2},
 	{name: "info", args: []string{"info", "-db", "$OLD"}},
