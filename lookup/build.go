@@ -98,6 +98,18 @@ func (a u128) and(b u128) u128  { return u128{a.hi & b.hi, a.lo & b.lo} }
 func (a u128) or(b u128) u128   { return u128{a.hi | b.hi, a.lo | b.lo} }
 func (a u128) not() u128        { return u128{^a.hi, ^a.lo} }
 
+// bitsAt returns the k bits (1 ≤ k ≤ 32) of a that follow its first d.
+func (a u128) bitsAt(d, k uint) uint32 {
+	switch {
+	case d+k <= 64:
+		return uint32(a.hi << (d & 63) >> (64 - k&63))
+	case d >= 64:
+		return uint32(a.lo << (d & 63) >> (64 - k&63))
+	default:
+		return uint32((a.hi<<(d&63) | a.lo>>(64-d&63)) >> (64 - k&63))
+	}
+}
+
 func (a u128) addOne() u128 {
 	lo, c := bits.Add64(a.lo, 1, 0)
 	return u128{a.hi + c, lo}

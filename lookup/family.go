@@ -7,7 +7,9 @@ import (
 
 // The index over a family's ranges is a multibit trie in the manner of
 // Poptrie (Asai and Ohara, SIGCOMM 2015): a direct-indexed top level on
-// the first 16 address bits, then nodes of 6-bit strides. A node holds
+// the first 18 (IPv4) or 16 (IPv6) address bits, direct-indexed levels
+// sized to the ranges under dense slots, then nodes of 6-bit strides.
+// A node holds
 // two 64-bit vectors: vector marks the slots that have a child node,
 // leafvec marks the slots where a new run of identical leaves starts;
 // children and leaves are stored contiguously, so a popcount of the bits
@@ -22,17 +24,19 @@ import (
 // are dense, and its size follows the number of ranges, not the depth of
 // the networks.
 
-// A trie word is a leaf or, in the top level only, a node reference:
+// A trie word is a leaf or, in the top and direct levels only, a
+// reference to a node or a direct level:
 //
-//	bits 0-25   first range index (leaf) or node index (node)
-//	bits 26-31  number of further range starts inside the slot (leaf),
-//	            or wordNode (node)
+//	bits 0-25   first range index (leaf), node index (wordNode) or
+//	            direct level index (wordDirect)
+//	bits 26-31  number of further range starts inside the slot (leaf,
+//	            at most maxChunk), wordMiss>>26, wordDirect or wordNode
 const (
 	wordIndexBits = 26
 	wordIndexMask = 1<<wordIndexBits - 1
 	wordNode      = 63
-	// wordDirect, in the top level only, names a direct-indexed second
-	// level (see direct).
+	// wordDirect names a direct-indexed level (see direct); it appears in
+	// the top level and in direct levels, never in node leaves.
 	wordDirect = 61
 	// wordMiss is the leaf of a slot that lies wholly in a gap between
 	// networks: the lookup ends there without reading a range.
@@ -62,12 +66,12 @@ type trie struct {
 	dwords  []uint32 // the words of every direct second level
 }
 
-// direct is a direct-indexed second level under a dense top-level slot:
+// direct is a direct-indexed level under a slot dense with ranges:
 // 1<<bits words at dwords[off:], indexed by the address bits that follow
-// the top level's. Its size follows the slot's number of ranges (see
+// the slot's. Its size follows the slot's number of ranges (see
 // directBits), so it costs memory only where ranges are dense, and it
-// replaces the two or three node levels a dense slot would otherwise
-// need with one direct read.
+// replaces the several node levels a dense slot would otherwise need
+// with one read. Its words are leaves, nodes or further direct levels.
 type direct struct {
 	off  uint32
 	bits uint32
@@ -139,7 +143,7 @@ func (f *family4) bytes() int         { return 8*len(f.ranges) + f.trie.bytes() 
 func (f *family4) find(a uint32) int {
 	w := f.top[a>>(32-f.topBits&31)]
 	d := f.topBits
-	if w>>wordIndexBits == wordDirect {
+	for w>>wordIndexBits == wordDirect {
 		dt := f.directs[w&wordIndexMask]
 		w = f.dwords[dt.off+(a<<(d&31))>>(32-dt.bits&31)]
 		d += uint(dt.bits)
@@ -189,7 +193,7 @@ func (f *family6) init(r rangeList) {
 	for i, s := range r.starts {
 		f.ranges[i] = range6{s, r.vals[i]}
 	}
-	f.trie = buildTrie(r.starts, r.vals, topBits6(len(r.starts)), maxChunk6, 64)
+	f.trie = buildTrie(r.starts, r.vals, topBits6(len(r.starts)), maxChunk6, 128)
 }
 
 func (f *family6) len() int         { return len(f.ranges) - 1 }
@@ -203,9 +207,9 @@ func (f *family6) bytes() int       { return int(unsafe.Sizeof(range6{}))*len(f.
 func (f *family6) find(a u128) int {
 	w := f.top[a.hi>>(64-f.topBits&63)]
 	d := f.topBits
-	if w>>wordIndexBits == wordDirect {
+	for w>>wordIndexBits == wordDirect {
 		dt := f.directs[w&wordIndexMask]
-		w = f.dwords[dt.off+uint32((a.hi<<(d&63))>>(64-dt.bits&63))]
+		w = f.dwords[dt.off+a.bitsAt(d, uint(dt.bits))]
 		d += uint(dt.bits)
 	}
 	if w>>wordIndexBits == wordNode {
@@ -247,10 +251,11 @@ func (f *family6) find(a u128) int {
 // trieBuilder builds the trie over sorted range starts, as 128-bit keys
 // (IPv4 addresses are left-aligned: their key is the address << 96).
 type trieBuilder struct {
-	keys     []u128
-	vals     []uint32
-	maxChunk int // further range starts a leaf may hold
-	t        trie
+	keys      []u128
+	vals      []uint32
+	maxChunk  int // further range starts a leaf may hold
+	directEnd int // a direct level must end by this bit
+	t         trie
 }
 
 // The number of further range starts a leaf may hold before its slot
@@ -264,37 +269,35 @@ const (
 
 // buildTrie indexes the ranges starting at keys (sorted, keys[0] = 0),
 // with a top level of 1<<topBits words; vals[i] == 0 marks a gap.
-// A direct second level must end by bit directEnd (32 for IPv4, whose
-// lookup reads the address as 32 bits; 64 for IPv6, whose direct index
-// comes from the high half).
+// A direct level must end by bit directEnd: 32 for IPv4, whose lookup
+// reads the address as 32 bits, 128 for IPv6.
 func buildTrie(keys []u128, vals []uint32, topBits uint, maxChunk, directEnd int) trie {
-	b := &trieBuilder{keys: keys, vals: vals, maxChunk: maxChunk}
+	b := &trieBuilder{keys: keys, vals: vals, maxChunk: maxChunk, directEnd: directEnd}
 	b.t.top = make([]uint32, 1<<topBits)
 	b.t.topBits = topBits
 	d := int(topBits)
 	b.sweep(u128{}, 0, d, 0, func(j, lo, hi int) {
-		base := slotBase(u128{}, 0, d, j)
-		k := int(directBits(hi - lo))
-		if k == 0 || d+k > directEnd {
-			b.t.top[j] = b.slotWord(base, d, lo, hi)
-			return
-		}
-		dt := direct{off: uint32(len(b.t.dwords)), bits: uint32(k)}
-		b.t.top[j] = wordDirect<<wordIndexBits | uint32(len(b.t.directs))
-		b.t.directs = append(b.t.directs, dt)
-		b.t.dwords = append(b.t.dwords, make([]uint32, 1<<k)...)
-		b.sweep(base, d, k, lo, func(jj, lo, hi int) {
-			b.t.dwords[int(dt.off)+jj] = b.slotWord(slotBase(base, d, k, jj), d+k, lo, hi)
-		})
+		b.t.top[j] = b.slotWord(slotBase(u128{}, 0, d, j), d, lo, hi)
 	})
 	return b.t
 }
 
 // slotWord returns the word for a slot at base, whose first d bits are
-// fixed, overlapping ranges lo to hi: a leaf, or a new node.
+// fixed, overlapping ranges lo to hi: a leaf, a new direct level for a
+// dense slot, or a new node.
 func (b *trieBuilder) slotWord(base u128, d, lo, hi int) uint32 {
 	if hi-lo <= b.maxChunk {
 		return b.leafWord(lo, hi-lo)
+	}
+	if k := int(directBits(hi - lo)); k > 0 && d+k <= b.directEnd {
+		dt := direct{off: uint32(len(b.t.dwords)), bits: uint32(k)}
+		w := wordDirect<<wordIndexBits | uint32(len(b.t.directs))
+		b.t.directs = append(b.t.directs, dt)
+		b.t.dwords = append(b.t.dwords, make([]uint32, 1<<k)...)
+		b.sweep(base, d, k, lo, func(j, lo, hi int) {
+			b.t.dwords[int(dt.off)+j] = b.slotWord(slotBase(base, d, k, j), d+k, lo, hi)
+		})
+		return w
 	}
 	ni := len(b.t.nodes)
 	b.t.nodes = append(b.t.nodes, node{})
