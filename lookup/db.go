@@ -197,9 +197,16 @@ func (db *DB) Lookup(addr netip.Addr) (Record, bool) {
 func (db *DB) match4(addr netip.Addr) (uint32, netip.Prefix) {
 	b := addr.As4()
 	a := uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3])
-	i := db.v4.find(a)
-	if i < 0 {
+	i, w := db.v4.find(a)
+	switch {
+	case i == -1:
 		return 0, netip.Prefix{}
+	case i < 0:
+		if db.hasV4Whole {
+			return w & wordRecMask, db.v4Whole
+		}
+		n := int(w >> wordRecBits & 0xFF)
+		return w & wordRecMask, netip.PrefixFrom(addr4(a&^(1<<(32-n)-1)), n)
 	}
 	r := db.v4.ranges[i : i+2]
 	v := uint32(r[0])
@@ -239,9 +246,12 @@ func (db *DB) match6(addr netip.Addr) (uint32, netip.Prefix) {
 	}
 	b := addr.As16()
 	a := u128{beUint64(b[:8]), beUint64(b[8:])}
-	i := db.v6.find(a)
-	if i < 0 {
+	i, w := db.v6.find(a)
+	switch {
+	case i == -1:
 		return 0, netip.Prefix{}
+	case i < 0:
+		return w & wordRecMask, netip.PrefixFrom(addr, int(w>>wordRecBits&0xFF)).Masked()
 	}
 	r := db.v6.ranges[i : i+2]
 	v := r[0].val

@@ -41,7 +41,15 @@ const (
 	// wordMiss is the leaf of a slot that lies wholly in a gap between
 	// networks: the lookup ends there without reading a range.
 	wordMiss = 62 << wordIndexBits
-	stride   = 6
+	// A word whose top two bits are 10 is a record leaf: its slot lies
+	// wholly inside one MMDB network, so the leaf holds the record index
+	// (bits 0-21) and the network's prefix length (bits 22-29) and the
+	// lookup ends without reading a range, as a Poptrie leaf holds its
+	// next hop.
+	wordRecTag  = 2
+	wordRecBits = 22
+	wordRecMask = 1<<wordRecBits - 1
+	stride      = 6
 )
 
 // maxRanges is the number of ranges a family may hold: the range index
@@ -138,9 +146,10 @@ func (f *family4) val(i int) uint32   { return uint32(f.ranges[i]) }
 func (f *family4) end(i int) uint32   { return f.start(i+1) - 1 }
 func (f *family4) bytes() int         { return 8*len(f.ranges) + f.trie.bytes() }
 
-// find returns the index of the range containing a, or -1 when a lies in
-// a gap that a trie word already names (wordMiss).
-func (f *family4) find(a uint32) int {
+// find returns the index of the range containing a; or -1 when a lies in
+// a gap that a trie word already names (wordMiss); or -2 and the record
+// leaf that answers a.
+func (f *family4) find(a uint32) (int, uint32) {
 	w := f.top[a>>(32-f.topBits&31)]
 	d := f.topBits
 	for w>>wordIndexBits == wordDirect {
@@ -161,8 +170,11 @@ func (f *family4) find(a uint32) int {
 			break
 		}
 	}
-	if w == wordMiss {
-		return -1
+	switch {
+	case w == wordMiss:
+		return -1, 0
+	case w>>30 == wordRecTag:
+		return -2, w
 	}
 	lo := int(w & wordIndexMask)
 	i := lo
@@ -173,7 +185,7 @@ func (f *family4) find(a uint32) int {
 			i++
 		}
 	}
-	return i
+	return i, 0
 }
 
 // range6 is one IPv6 range: its first address and its value.
@@ -202,9 +214,8 @@ func (f *family6) val(i int) uint32 { return f.ranges[i].val }
 func (f *family6) end(i int) u128   { return f.ranges[i+1].start.subOne() }
 func (f *family6) bytes() int       { return int(unsafe.Sizeof(range6{}))*len(f.ranges) + f.trie.bytes() }
 
-// find returns the index of the range containing a, or -1 when a lies in
-// a gap that a trie word already names (wordMiss).
-func (f *family6) find(a u128) int {
+// find returns what family4.find returns.
+func (f *family6) find(a u128) (int, uint32) {
 	w := f.top[a.hi>>(64-f.topBits&63)]
 	d := f.topBits
 	for w>>wordIndexBits == wordDirect {
@@ -235,8 +246,11 @@ func (f *family6) find(a u128) int {
 			break
 		}
 	}
-	if w == wordMiss {
-		return -1
+	switch {
+	case w == wordMiss:
+		return -1, 0
+	case w>>30 == wordRecTag:
+		return -2, w
 	}
 	lo := int(w & wordIndexMask)
 	i := lo
@@ -245,7 +259,7 @@ func (f *family6) find(a u128) int {
 			i++
 		}
 	}
-	return i
+	return i, 0
 }
 
 // trieBuilder builds the trie over sorted range starts, as 128-bit keys
@@ -255,7 +269,8 @@ type trieBuilder struct {
 	vals      []uint32
 	maxChunk  int // further range starts a leaf may hold
 	directEnd int // a direct level must end by this bit
-	t         trie
+
+	t trie
 }
 
 // The number of further range starts a leaf may hold before its slot
@@ -287,7 +302,7 @@ func buildTrie(keys []u128, vals []uint32, topBits uint, maxChunk, directEnd int
 // dense slot, or a new node.
 func (b *trieBuilder) slotWord(base u128, d, lo, hi int) uint32 {
 	if hi-lo <= b.maxChunk {
-		return b.leafWord(lo, hi-lo)
+		return b.leafWord(base, d, lo, hi-lo)
 	}
 	if k := int(directBits(hi - lo)); k > 0 && d+k <= b.directEnd {
 		dt := direct{off: uint32(len(b.t.dwords)), bits: uint32(k)}
@@ -305,9 +320,26 @@ func (b *trieBuilder) slotWord(base u128, d, lo, hi int) uint32 {
 	return wordNode<<wordIndexBits | uint32(ni)
 }
 
-func (b *trieBuilder) leafWord(lo, extra int) uint32 {
-	if extra == 0 && b.vals[lo] == 0 {
+// leafWord returns the leaf for a slot at base (depth d) overlapping
+// range lo and extra more: a miss, a record leaf, or a chunk of ranges.
+func (b *trieBuilder) leafWord(base u128, d, lo, extra int) uint32 {
+	v := b.vals[lo]
+	switch {
+	case extra != 0:
+	case v == 0:
 		return wordMiss
+	case v < 1<<wordRecBits: // not an alias (valueAlias), and small enough
+		// The network of an address is the largest aligned block around
+		// it inside its range (see netBits32); when the block around the
+		// slot's first address covers the slot, every address of the
+		// slot has that network.
+		end := lowMask(128)
+		if lo+1 < len(b.keys) {
+			end = b.keys[lo+1].subOne()
+		}
+		if k := netBits128(base, b.keys[lo], end); k >= 128-d {
+			return wordRecTag<<30 | uint32(128-k)<<wordRecBits | v
+		}
 	}
 	return uint32(extra)<<wordIndexBits | uint32(lo)
 }
@@ -362,7 +394,7 @@ func (b *trieBuilder) buildNode(ni int, base u128, d, lo int) {
 	b.sweep(base, d, e, lo, func(j, lo, hi int) {
 		for k := j << pad; k < (j+1)<<pad; k++ {
 			if hi-lo <= b.maxChunk {
-				words[k] = b.leafWord(lo, hi-lo)
+				words[k] = b.leafWord(slotBase(base, d, e, j), d+e, lo, hi-lo)
 			} else {
 				child[k], childLo[k] = true, lo
 			}

@@ -51,8 +51,12 @@ func (db *DB) Verify() error {
 			return fmt.Errorf("verify: IPv4 range %d: record %d out of range", i, f4.val(i))
 		}
 		for _, a := range [2]uint32{s, f4.end(i)} {
-			if j := f4.find(a); j != i && !(j < 0 && f4.val(i) == 0) {
-				return fmt.Errorf("verify: IPv4 index finds range %d for %d, want %d", j, a, i)
+			j, w := f4.find(a)
+			ok := j == i || j == -1 && f4.val(i) == 0 ||
+				j == -2 && w&wordRecMask == f4.val(i) &&
+					int(w>>wordRecBits&0xFF) == 32-int(netBits32(a, s, f4.end(i)))
+			if !ok {
+				return fmt.Errorf("verify: IPv4 index finds range %d (%#x) for %d, want %d", j, w, a, i)
 			}
 		}
 	}
@@ -77,8 +81,11 @@ func (db *DB) Verify() error {
 			return fmt.Errorf("verify: IPv6 range %d: record %d out of range", i, v)
 		}
 		for _, a := range [2]u128{s, f6.end(i)} {
-			if j := f6.find(a); j != i && !(j < 0 && f6.val(i) == 0) {
-				return fmt.Errorf("verify: IPv6 index finds range %d for %x, want %d", j, a, i)
+			j, w := f6.find(a)
+			ok := j == i || j == -1 && v == 0 ||
+				j == -2 && w&wordRecMask == v && int(w>>wordRecBits&0xFF) == 128-netBits128(a, s, f6.end(i))
+			if !ok {
+				return fmt.Errorf("verify: IPv6 index finds range %d (%#x) for %x, want %d", j, w, a, i)
 			}
 		}
 	}
