@@ -342,7 +342,7 @@ func fetchCopy(ctx context.Context, cfg *Config, fc FeedConfig, f *feeds.Fetcher
 func runFeed(cfg *Config, fc FeedConfig, fresh fetchedCopy, b *Builder, f *feeds.Fetcher,
 	prev *schema.ManifestFeed, now time.Time, log *slog.Logger, progress func(Progress)) (schema.ManifestFeed, error) {
 	mf := schema.ManifestFeed{
-		Name: fc.Name, Kind: fc.Kind, Format: string(fc.Format), URL: fc.URL,
+		Name: fc.Name, Kind: fc.Kind, Format: string(fc.Format), URL: feeds.RedactURL(fc.URL),
 		Weight: cfg.EffectiveWeight(fc),
 	}
 	var reason string

@@ -250,11 +250,57 @@ func (f *Fetcher) Fetch(ctx context.Context, name, src, baseDir string) (*Downlo
 
 // redact hides the password of a URL with user information, for errors
 // and logs.
-func redact(src string) string {
-	if u, err := url.Parse(src); err == nil && u.User != nil {
-		return u.Redacted()
+func redact(src string) string { return RedactURL(src) }
+
+// RedactURL returns src with the secrets a feed URL may carry replaced by
+// "xxxxx": the password of its user information, and the value of every
+// query parameter whose name suggests a credential (key, token, secret,
+// password, auth, license — MaxMind's license_key, for one). Paths and
+// other strings that are not URLs are returned unchanged. Errors, logs and
+// the build manifest show only redacted URLs, so a database never carries
+// a download credential.
+func RedactURL(src string) string {
+	u, err := url.Parse(src)
+	if err != nil || u.Scheme == "" || u.Host == "" {
+		return src
 	}
-	return src
+	changed := false
+	if u.User != nil {
+		if _, ok := u.User.Password(); ok {
+			u.User = url.UserPassword(u.User.Username(), "xxxxx")
+			changed = true
+		}
+	}
+	if u.RawQuery != "" {
+		q := u.Query()
+		for name, vals := range q {
+			if !secretParam(name) {
+				continue
+			}
+			for i := range vals {
+				vals[i] = "xxxxx"
+			}
+			changed = true
+		}
+		if changed {
+			u.RawQuery = q.Encode()
+		}
+	}
+	if !changed {
+		return src
+	}
+	return u.String()
+}
+
+// secretParam reports whether a query parameter name suggests a credential.
+func secretParam(name string) bool {
+	name = strings.ToLower(name)
+	for _, w := range []string{"key", "token", "secret", "password", "passwd", "auth", "license", "signature", "sig"} {
+		if strings.Contains(name, w) {
+			return true
+		}
+	}
+	return false
 }
 
 type sourceKind uint8
