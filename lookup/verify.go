@@ -15,7 +15,9 @@ import (
 // its address space in order, every value names a record or a valid
 // alias, records are in range, and the index finds every range at its
 // first and last address. A DB returned by [Open] always passes; Verify
-// exists for tests and for `ipintel verify`.
+// exists for tests and for `ipintel verify`. It checks the engine, not the
+// file it came from: [Open] does not run maxminddb-golang's Reader.Verify
+// (it would dominate the open time), [VerifyFile] does.
 func (db *DB) Verify() error {
 	if len(db.records) == 0 || db.records[0] != (record{}) {
 		return errors.New("verify: record 0 is not the empty record")
