@@ -253,15 +253,14 @@ func (db *DB) match6(addr netip.Addr) (uint32, netip.Prefix) {
 	case i < 0:
 		return w & wordRecMask, netip.PrefixFrom(addr, int(w>>wordRecBits&0xFF)).Masked()
 	}
-	r := db.v6.ranges[i : i+2]
-	v := r[0].val
+	v := db.v6.val(i)
 	switch {
 	case v == 0:
 		return 0, netip.Prefix{}
 	case v&valueAlias != 0:
 		return db.matchAlias(addr, a, int(v&^valueAlias))
 	}
-	k := netBits128(a, r[0].start, r[1].start.subOne())
+	k := netBits128(a, db.v6.start(i), db.v6.end(i))
 	return v, netip.PrefixFrom(addr, 128-k).Masked()
 }
 

@@ -2,7 +2,6 @@ package lookup
 
 import (
 	"math/bits"
-	"unsafe"
 )
 
 // The index over a family's ranges is a multibit trie in the manner of
@@ -188,31 +187,54 @@ func (f *family4) find(a uint32) (int, uint32) {
 	return i, 0
 }
 
-// range6 is one IPv6 range: its first address and its value.
-type range6 struct {
-	start u128
-	val   uint32
-}
-
-// family6 holds the IPv6 ranges, with a sentinel as family4 does.
+// family6 holds the IPv6 ranges, with a sentinel as family4 does. A
+// range's start is stored as its high half beside its value, one 16-byte
+// entry, so the scan that ends a lookup and the value it then needs share
+// cache lines. Low halves are stored only for the leading starts that
+// need them: lo holds the low halves of the first len(lo) starts, and
+// every later start has a zero low half. ipintel widens IPv6 to /64, so in
+// its databases only the starts inside ::/64 (the aliases of the IPv4
+// subtree at ::/96 and ::ffff:0:0/96), which sort first, have one.
 type family6 struct {
-	ranges []range6
+	r  []range6
+	lo []uint64
 	trie
 }
 
+// range6 is the high half of a range's start and the range's value.
+type range6 struct {
+	hi  uint64
+	val uint32
+}
+
 func (f *family6) init(r rangeList) {
-	f.ranges = make([]range6, len(r.starts)+1)
+	f.r = make([]range6, len(r.starts)+1)
+	nlo := 0
 	for i, s := range r.starts {
-		f.ranges[i] = range6{s, r.vals[i]}
+		f.r[i] = range6{s.hi, r.vals[i]}
+		if s.lo != 0 {
+			nlo = i + 1
+		}
+	}
+	f.lo = make([]uint64, nlo)
+	for i := range nlo {
+		f.lo[i] = r.starts[i].lo
 	}
 	f.trie = buildTrie(r.starts, r.vals, topBits6(len(r.starts)), maxChunk6, 128)
 }
 
-func (f *family6) len() int         { return len(f.ranges) - 1 }
-func (f *family6) start(i int) u128 { return f.ranges[i].start }
-func (f *family6) val(i int) uint32 { return f.ranges[i].val }
-func (f *family6) end(i int) u128   { return f.ranges[i+1].start.subOne() }
-func (f *family6) bytes() int       { return int(unsafe.Sizeof(range6{}))*len(f.ranges) + f.trie.bytes() }
+func (f *family6) len() int { return len(f.r) - 1 }
+
+func (f *family6) start(i int) u128 {
+	if i < len(f.lo) {
+		return u128{f.r[i].hi, f.lo[i]}
+	}
+	return u128{f.r[i].hi, 0}
+}
+
+func (f *family6) val(i int) uint32 { return f.r[i].val }
+func (f *family6) end(i int) u128   { return f.start(i + 1).subOne() }
+func (f *family6) bytes() int       { return 16*len(f.r) + 8*len(f.lo) + f.trie.bytes() }
 
 // find returns what family4.find returns.
 func (f *family6) find(a u128) (int, uint32) {
@@ -253,9 +275,20 @@ func (f *family6) find(a u128) (int, uint32) {
 		return -2, w
 	}
 	lo := int(w & wordIndexMask)
+	end := lo + 1 + int(w>>wordIndexBits)
 	i := lo
-	for _, x := range f.ranges[lo+1 : lo+1+int(w>>wordIndexBits)] {
-		if !a.less(x.start) {
+	if lo+1 >= len(f.lo) {
+		// Every start in the window has a zero low half, and a start
+		// (h, 0) is ≤ a exactly when h ≤ a.hi.
+		for _, x := range f.r[lo+1 : end] {
+			if x.hi <= a.hi {
+				i++
+			}
+		}
+		return i, 0
+	}
+	for j := lo + 1; j < end; j++ {
+		if !a.less(f.start(j)) {
 			i++
 		}
 	}
@@ -274,9 +307,10 @@ type trieBuilder struct {
 }
 
 // The number of further range starts a leaf may hold before its slot
-// gets a node: a leaf's ranges are scanned linearly, 8 bytes each for
-// IPv4 and 24 for IPv6. Lookup times on a database built from the shared
-// feeds vary little between 6 and 30; memory falls as the limit grows.
+// gets a node: a leaf's ranges are scanned linearly, 8 bytes each (16 for
+// IPv6 tables that are not /64-aligned). Lookup times on a database built
+// from the shared feeds vary little between 6 and 30; memory falls as the
+// limit grows.
 const (
 	maxChunk4 = 14
 	maxChunk6 = 14

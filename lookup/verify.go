@@ -64,7 +64,7 @@ func (db *DB) Verify() error {
 	}
 	f6 := &db.v6
 	n6 := f6.len()
-	if n6 < 1 || f6.start(0) != (u128{}) || f6.ranges[n6] != (range6{}) {
+	if n6 < 1 || f6.start(0) != (u128{}) || f6.r[n6] != (range6{}) {
 		return errors.New("verify: IPv6 ranges do not start at :: or lack the sentinel")
 	}
 	for i := range n6 {
