@@ -190,6 +190,7 @@ func (db *DB) Lookup(addr netip.Addr) (Record, bool) {
 		ASN:        r.asn,
 		Org:        db.orgs[r.orgOff : r.orgOff+r.orgLen],
 		Score:      r.score,
+		Scored:     r.scored,
 	}, true
 }
 
@@ -227,7 +228,7 @@ func addr4(a uint32) netip.Addr {
 // record returns the Record of record index v, without its network.
 func (db *DB) record(v uint32) Record {
 	r := &db.records[v]
-	return Record{Categories: r.cat, Sources: r.src, ASN: r.asn, Org: db.orgs[r.orgOff : r.orgOff+r.orgLen], Score: r.score}
+	return Record{Categories: r.cat, Sources: r.src, ASN: r.asn, Org: db.orgs[r.orgOff : r.orgOff+r.orgLen], Score: r.score, Scored: r.scored}
 }
 
 // netBits32 returns the number of host bits of the largest aligned block

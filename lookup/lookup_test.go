@@ -300,6 +300,7 @@ func TestContract(t *testing.T) {
 			ASN:     64496,
 			Org:     "Example Org",
 			Score:   97,
+			Scored:  true,
 		}
 		if !ok || got != want {
 			t.Errorf("Lookup(%s) = %+v, %v; want %+v", tt.addr, got, ok, want)

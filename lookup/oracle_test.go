@@ -68,6 +68,7 @@ func decodeWant(v any) want {
 	w.rec.Org, _ = m[schema.KeyASOrg].(string)
 	if n, ok := unsigned(m[schema.KeyRiskScore]); ok {
 		w.rec.Score = uint8(min(n, 100))
+		w.rec.Scored = true
 	}
 	if a, ok := m[schema.KeySources].([]any); ok {
 		for _, s := range a {

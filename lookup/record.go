@@ -60,6 +60,11 @@ type Record struct {
 	Categories Category
 	// Score is risk_score (0-100); values above 100 read as 100.
 	Score uint8
+	// Scored reports whether the record stores a risk_score. ipintel
+	// writes one on every record a feed contributed to; third-party
+	// databases (MaxMind's Anonymous IP, for one) have none, and
+	// [Policy.Decide] then scores the record from its categories.
+	Scored bool
 }
 
 // record is a Record as the DB stores it: 20 bytes, without the network
@@ -73,6 +78,7 @@ type record struct {
 	orgLen uint32
 	cat    Category
 	score  uint8
+	scored bool
 }
 
 // mmdbRecord is the decoding target for one MMDB data record. The tags
@@ -89,7 +95,7 @@ type mmdbRecord struct {
 	IsAllowlisted      bool     `maxminddb:"is_allowlisted"`
 	ASN                uint32   `maxminddb:"autonomous_system_number"`
 	Org                string   `maxminddb:"autonomous_system_organization"`
-	RiskScore          uint16   `maxminddb:"risk_score"`
+	RiskScore          *uint16  `maxminddb:"risk_score"`
 	Sources            []string `maxminddb:"sources"`
 }
 
@@ -172,12 +178,17 @@ func (t *recordTable) index(offset uintptr) (uint32, error) {
 		t.orgs = append(t.orgs, m.Org...)
 		t.orgIDs[m.Org] = org
 	}
+	var score uint8
+	if m.RiskScore != nil {
+		score = uint8(min(*m.RiskScore, 100))
+	}
 	rec := record{
 		cat:    m.categories(),
 		asn:    m.ASN,
 		orgOff: org,
 		orgLen: uint32(len(m.Org)),
-		score:  uint8(min(m.RiskScore, 100)),
+		score:  score,
+		scored: m.RiskScore != nil,
 		src:    t.sourceSet(m.Sources),
 	}
 	i, ok := t.byValue[rec]

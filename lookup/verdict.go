@@ -32,7 +32,8 @@ func (a Action) String() string {
 }
 
 // Policy turns a [Record] into a [Verdict]. Its zero value uses the
-// database's stored risk_score and the default thresholds of the schema
+// database's stored risk_score (or, for a record without one, the noisy-OR
+// of its categories' default weights) and the default thresholds of the schema
 // (block at 80, challenge at 50). A Policy is a plain value: safe to copy
 // and to use from many goroutines.
 type Policy struct {
@@ -72,6 +73,20 @@ func DefaultWeights() [8]float64 {
 	return w
 }
 
+var defaultWeights = DefaultWeights()
+
+// noisyOR returns round(100 × (1 − Π(1 − w))) over the categories in c,
+// with w clamped to [0, 1].
+func noisyOR(c Category, w *[8]float64) uint8 {
+	keep := 1.0
+	for i := range 7 {
+		if c&(1<<i) != 0 {
+			keep *= 1 - min(max(w[i], 0), 1)
+		}
+	}
+	return uint8(math.Round(100 * (1 - keep)))
+}
+
 // Verdict is the outcome of [Policy.Decide].
 type Verdict struct {
 	Action Action
@@ -90,14 +105,15 @@ func (p Policy) Decide(r Record) Verdict {
 		return v
 	}
 	v.Score = r.Score
-	if p.Weights != [8]float64{} {
-		keep := 1.0
-		for i := range 7 {
-			if r.Categories&(1<<i) != 0 {
-				keep *= 1 - min(max(p.Weights[i], 0), 1)
-			}
-		}
-		v.Score = uint8(math.Round(100 * (1 - keep)))
+	switch {
+	case p.Weights != [8]float64{}:
+		v.Score = noisyOR(r.Categories, &p.Weights)
+	case !r.Scored:
+		// A database without risk_score (MaxMind's Anonymous IP, say)
+		// still says what the network is: score its categories with
+		// the default weights, so a Tor exit is not allowed for want of
+		// a number.
+		v.Score = noisyOR(r.Categories, &defaultWeights)
 	}
 	block, challenge := p.BlockAt, p.ChallengeAt
 	if block == 0 {

@@ -15,9 +15,9 @@ func TestPolicyDecide(t *testing.T) {
 		want Verdict
 	}{
 		{"miss", DefaultPolicy(), Record{}, Verdict{ActionAllow, 0, 0}},
-		{"zero policy uses stored score", Policy{}, Record{Score: 85, Categories: CategoryTorExit}, Verdict{ActionBlock, 85, CategoryTorExit}},
-		{"challenge", DefaultPolicy(), Record{Score: 50, Categories: CategoryVPN}, Verdict{ActionChallenge, 50, CategoryVPN}},
-		{"below challenge", DefaultPolicy(), Record{Score: 49, Categories: CategoryHosting | CategoryCrawler}, Verdict{ActionAllow, 49, CategoryHosting}},
+		{"zero policy uses stored score", Policy{}, Record{Score: 85, Scored: true, Categories: CategoryTorExit}, Verdict{ActionBlock, 85, CategoryTorExit}},
+		{"challenge", DefaultPolicy(), Record{Score: 50, Scored: true, Categories: CategoryVPN}, Verdict{ActionChallenge, 50, CategoryVPN}},
+		{"below challenge", DefaultPolicy(), Record{Score: 49, Scored: true, Categories: CategoryHosting | CategoryCrawler}, Verdict{ActionAllow, 49, CategoryHosting}},
 		{"allowlisted", DefaultPolicy(), Record{Score: 99, Categories: CategoryAllow | CategoryCrawler}, Verdict{ActionAllow, 0, 0}},
 		{"weights: tor", custom, Record{Score: 1, Categories: CategoryTorExit}, Verdict{ActionBlock, 90, CategoryTorExit}},
 		// 1 − (1−0.5)(1−0.4) = 0.7
@@ -26,8 +26,13 @@ func TestPolicyDecide(t *testing.T) {
 		{"weights: three", custom, Record{Categories: CategoryAbuse | CategoryPublicProxy | CategoryTorExit}, Verdict{ActionBlock, 98, CategoryAbuse | CategoryPublicProxy | CategoryTorExit}},
 		{"weights clamped", Policy{Weights: [8]float64{7, -1}}, Record{Categories: CategoryTorExit | CategoryVPN}, Verdict{ActionBlock, 100, CategoryTorExit | CategoryVPN}},
 		{"crawler weighs 0", custom, Record{Score: 70, Categories: CategoryCrawler}, Verdict{ActionAllow, 0, 0}},
-		{"custom thresholds", strict, Record{Score: 45}, Verdict{ActionBlock, 45, 0}},
-		{"custom challenge", strict, Record{Score: 25}, Verdict{ActionChallenge, 25, 0}},
+		{"custom thresholds", strict, Record{Score: 45, Scored: true}, Verdict{ActionBlock, 45, 0}},
+		{"custom challenge", strict, Record{Score: 25, Scored: true}, Verdict{ActionChallenge, 25, 0}},
+		// Third-party databases store no risk_score: the categories decide.
+		{"unscored tor exit", DefaultPolicy(), Record{Categories: CategoryTorExit}, Verdict{ActionBlock, 90, CategoryTorExit}},
+		{"unscored vpn and hosting", DefaultPolicy(), Record{Categories: CategoryVPN | CategoryHosting}, Verdict{ActionChallenge, 70, CategoryVPN | CategoryHosting}},
+		{"unscored asn only", DefaultPolicy(), Record{ASN: 64496}, Verdict{ActionAllow, 0, 0}},
+		{"stored zero wins", DefaultPolicy(), Record{Scored: true, Categories: CategoryTorExit}, Verdict{ActionAllow, 0, CategoryTorExit}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			if got := tt.p.Decide(tt.r); got != tt.want {

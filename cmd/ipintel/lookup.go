@@ -31,7 +31,11 @@ others are still looked up and the exit status is 1.
 
 The JSON keys are ip, found, network, the MMDB booleans (always present),
 autonomous_system_number, autonomous_system_organization, risk_score,
-sources and action (the default policy's decision).`,
+sources and action (the default policy's decision). risk_score is the
+value stored in the database, 0 when it has none (MaxMind's databases
+store none); the action of such a record is decided on the noisy-OR of its
+categories' default weights, so a Tor exit is blocked whoever built the
+file.`,
 		Flags: func(fs *flag.FlagSet) func(context.Context, *env, []string) int {
 			db := fs.String("db", "", "database `file` (required)")
 			format := fs.String("format", "jsonl", "output `format`: jsonl or table")
