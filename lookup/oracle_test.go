@@ -62,11 +62,11 @@ func decodeWant(v any) want {
 			w.rec.Categories |= c
 		}
 	}
-	if n, ok := unsigned(m[schema.KeyASN]); ok {
+	if n, ok := schema.Unsigned(m[schema.KeyASN]); ok {
 		w.rec.ASN = uint32(n)
 	}
 	w.rec.Org, _ = m[schema.KeyASOrg].(string)
-	if n, ok := unsigned(m[schema.KeyRiskScore]); ok {
+	if n, ok := schema.Unsigned(m[schema.KeyRiskScore]); ok {
 		w.rec.Score = uint8(min(n, 100))
 		w.rec.Scored = true
 	}

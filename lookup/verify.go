@@ -152,7 +152,7 @@ func checkSchema(m map[string]any) error {
 		}
 	}
 	if v, ok := m[schema.KeyASN]; ok {
-		if n, ok := unsigned(v); !ok || n > math.MaxUint32 {
+		if n, ok := schema.Unsigned(v); !ok || n > math.MaxUint32 {
 			return fmt.Errorf("%s: %v (%T), want uint32", schema.KeyASN, v, v)
 		}
 	}
@@ -162,7 +162,7 @@ func checkSchema(m map[string]any) error {
 		}
 	}
 	if v, ok := m[schema.KeyRiskScore]; ok {
-		if n, ok := unsigned(v); !ok || n > 100 {
+		if n, ok := schema.Unsigned(v); !ok || n > 100 {
 			return fmt.Errorf("%s: %v (%T), want 0-100", schema.KeyRiskScore, v, v)
 		}
 	}
@@ -178,24 +178,4 @@ func checkSchema(m map[string]any) error {
 		}
 	}
 	return nil
-}
-
-func unsigned(v any) (uint64, bool) {
-	switch n := v.(type) {
-	case uint64:
-		return n, true
-	case uint32:
-		return uint64(n), true
-	case uint16:
-		return uint64(n), true
-	case uint:
-		return uint64(n), true
-	case int:
-		return uint64(n), n >= 0
-	case int64:
-		return uint64(n), n >= 0
-	case int32:
-		return uint64(n), n >= 0
-	}
-	return 0, false
 }

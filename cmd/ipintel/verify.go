@@ -162,7 +162,7 @@ func checkRecord(m map[string]any, strict bool, feeds map[string]bool) []string 
 	}
 	score, hasScore := uint64(0), false
 	if v, ok := m[schema.KeyRiskScore]; ok {
-		n, isUint := asUint(v)
+		n, isUint := schema.Unsigned(v)
 		switch {
 		case !isUint:
 			ps = append(ps, fmt.Sprintf("%s: %T, want an unsigned integer", schema.KeyRiskScore, v))
@@ -173,7 +173,7 @@ func checkRecord(m map[string]any, strict bool, feeds map[string]bool) []string 
 		}
 	}
 	if v, ok := m[schema.KeyASN]; ok {
-		if n, isUint := asUint(v); !isUint || n > 1<<32-1 {
+		if n, isUint := schema.Unsigned(v); !isUint || n > 1<<32-1 {
 			ps = append(ps, fmt.Sprintf("%s: %v (%T), want uint32", schema.KeyASN, v, v))
 		}
 	}
@@ -225,27 +225,6 @@ func checkRecord(m map[string]any, strict bool, feeds map[string]bool) []string 
 		}
 	}
 	return ps
-}
-
-func asUint(v any) (uint64, bool) {
-	switch n := v.(type) {
-	case uint64:
-		return n, true
-	case uint32:
-		return uint64(n), true
-	case uint16:
-		return uint64(n), true
-	case uint:
-		return uint64(n), true
-	case int:
-		return uint64(n), n >= 0
-	case int32:
-		return uint64(n), n >= 0
-	case int64:
-		return uint64(n), n >= 0
-	default:
-		return 0, false
-	}
 }
 
 // prefixCount returns how many IPv4 addresses or IPv6 /64s pfx covers. An

@@ -206,3 +206,27 @@ const (
 	DefaultBlockThreshold     = 80
 	DefaultChallengeThreshold = 50
 )
+
+// Unsigned returns v as a uint64 when it is a non-negative integer of any
+// of the Go types an MMDB decoder produces for integers, and reports
+// whether it was one.
+func Unsigned(v any) (uint64, bool) {
+	switch n := v.(type) {
+	case uint64:
+		return n, true
+	case uint32:
+		return uint64(n), true
+	case uint16:
+		return uint64(n), true
+	case uint:
+		return uint64(n), true
+	case int:
+		return uint64(n), n >= 0
+	case int32:
+		return uint64(n), n >= 0
+	case int64:
+		return uint64(n), n >= 0
+	default:
+		return 0, false
+	}
+}
