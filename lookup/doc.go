@@ -74,34 +74,38 @@
 // Every array is a flat slice of integers or of pointer-free structs, so
 // the garbage collector never scans the engine, and a lookup is a short
 // chain of dependent loads: the top level, a direct-level word or a node
-// or two, then a record leaf or a range (an IPv4 range's start and record
-// share one uint64, so the next start that bounds it is in the same cache
-// line), and a 20-byte record whose organisation is a slice of one shared
-// string. Lookup does not allocate, lock, call through an interface or
-// decode; it returns the 64-byte Record by value.
+// or two, then a record leaf or a range, and a 20-byte record whose
+// organisation is a slice of one shared string. An IPv4 range's start and
+// record share one uint64; an IPv6 range keeps the high half of its start
+// beside its record (16 bytes), with low halves stored only for the few
+// leading starts inside ::/64 that need one, since ipintel widens IPv6 to
+// /64. Either way the scan of a leaf's starts, the record index and the
+// next start that bounds the range share cache lines. Lookup does not
+// allocate, lock, call through an interface or decode; it returns the
+// 64-byte Record by value.
 //
 // Memory: on a database built from the shared feed corpus by `ipintel
 // build` (19 MB file, 1.93M networks, 763k ranges, 102k distinct records)
-// the engine takes 14.3 MB: 7.4 bytes per MMDB network, 0.75 times the
-// file (IPv4 ranges 5 MB, IPv4 top level 1 MB, IPv6 ranges 3.3 MB,
-// records 2 MB, the rest trie levels and names). Open takes about 0.23 s,
-// most of it walking the tree and decoding the 102k records.
+// the engine takes 13.2 MB: 6.8 bytes per MMDB network, 0.69 times the
+// file. Open takes about 0.2 s, most of it walking the tree and decoding
+// the 102k records.
 //
 // Speed, median ns/op of one lookup on one core of a 2-core AMD EPYC VM,
 // all implementations on the same database and the same 64k precomputed
-// addresses (go test -bench=BenchmarkLookup -count=5, benchstat):
+// addresses (scripts/bench.sh: go test -bench -count=6, benchstat;
+// 2026-11-22):
 //
 //	queries  ipintel  maxminddb-golang      bart             netipx  cidranger
 //	                  Lookup+Decode         Table.Lookup     Contains
-//	v4rand     28.6    255   (8.9x slower)   62.0 (2.2x)      125    1861
-//	v4hit      69.8    745  (10.7x)         296   (4.2x)      136    5455
-//	v6         92.4    512   (5.5x)          84.7 (0.9x)      121    2505
+//	v4rand     29.6    215   (7.2x slower)   39.2 (1.3x)      115    1717
+//	v4hit      54.2    532   (9.8x)         218   (4.0x)      121    5013
+//	v6         79.8    403   (5.1x)          72.0 (0.9x)      116    2359
 //
-// With both cores (BenchmarkLookupParallel) ipintel does 13.6, 28.2 and
-// 45.2 ns/op, 2.0 to 2.5 times its one-core throughput. IPv6 lookups walk
-// more levels than IPv4 ones (IPv6 networks sit deeper, between /19 and
-// /64) and read 24-byte ranges; bart's IPv6 lookup, which returns only a
-// value and no network, is about as fast on this database.
+// With both cores (BenchmarkLookupParallel) ipintel does 13.1, 25.8 and
+// 36.3 ns/op, 2.1 to 2.3 times its one-core throughput. The time goes to
+// dependent cache misses (top level, trie level, range, record), not to
+// arithmetic; bart's IPv6 lookup, which returns only a value and no
+// network, is about as fast on this database.
 //
 // On the synthetic benchmark database (44 MB file, 5.3M networks, 1.46M
 // ranges) the engine takes 0.42 times the file (3.4 bytes per network),
