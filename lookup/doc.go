@@ -108,13 +108,14 @@
 // network, is about as fast on this database.
 //
 // On the synthetic benchmark database (44 MB file, 5.3M networks, 1.46M
-// ranges) the engine takes 0.42 times the file (3.4 bytes per network),
-// Open 0.25 s, and one lookup:
+// ranges; shaped like the peer table of DESIGN.md §9) the engine takes
+// 0.36 times the file (3.0 bytes per network), Open 0.18 s, and one
+// lookup:
 //
 //	queries  ipintel  maxminddb-golang      bart
-//	v4rand     45.2    528  (11.7x slower)   71.3 (1.6x)
-//	v4hit      47.7    747  (15.7x)         314   (6.6x)
-//	v6         70.9    638   (9.0x)         514   (7.3x)
+//	v4rand     40.7    482  (11.9x slower)   88.2 (2.2x)
+//	v4hit      45.3    738  (16.3x)         297   (6.6x)
+//	v6         54.2    687  (12.7x)         499   (9.2x)
 //
 // Run the benchmarks with
 //
