@@ -321,7 +321,7 @@ func (s *server) handleAuth(w http.ResponseWriter, r *http.Request) {
 	h["X-Ipintel-Score"] = scoreHeader[v.Score]
 	h["X-Ipintel-Categories"] = categoryHeader[uint8(rec.Categories)]
 	h["X-Ipintel-Client"] = []string{addr.String()}
-	if !httpguard.HasForwardingHeader(r) && containsAddr(s.trusted, addr) {
+	if !httpguard.HasForwardingHeader(r) && s.guard.Trusts(addr) {
 		// The peer is a trusted proxy that forwarded no client address.
 		h.Set("X-Ipintel-Error", "no forwarding header from a trusted proxy: judged the proxy's own address")
 	}
@@ -358,15 +358,6 @@ func init() {
 	for i := range categoryHeader {
 		categoryHeader[i] = []string{lookup.Category(i).String()}
 	}
-}
-
-func containsAddr(ps []netip.Prefix, a netip.Addr) bool {
-	for _, p := range ps {
-		if p.Contains(a) {
-			return true
-		}
-	}
-	return false
 }
 
 // handleReady is /readyz: 200 when a database is loaded and, with

@@ -86,6 +86,10 @@ func New(h *lookup.Handle, opts Options) *Guard {
 	return g
 }
 
+// Trusts reports whether a lies in one of the Guard's trusted proxy
+// networks, whose forwarding headers [ClientAddr] follows.
+func (g *Guard) Trusts(a netip.Addr) bool { return contains(g.trusted, a) }
+
 // Decide returns the client address of r, its record (the zero Record when
 // the address is not in the database or no database is loaded) and the
 // verdict. The error, an [*AddrError], says the client address could not be
