@@ -19,6 +19,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/ipintel/ipintel/feeds"
 	"github.com/ipintel/ipintel/internal/schema"
 	"github.com/ipintel/ipintel/lookup"
 	"github.com/ipintel/ipintel/lookup/httpguard"
@@ -111,19 +112,18 @@ type serveConfig struct {
 	readHeaderTimeout time.Duration
 }
 
+// parseCIDROrAddr parses a -trusted-proxy value, a CIDR or a single
+// address, with the feeds' normalisation: masked, IPv4-mapped unmapped,
+// zones refused.
 func parseCIDROrAddr(s string) (netip.Prefix, error) {
 	if strings.Contains(s, "/") {
-		p, err := netip.ParsePrefix(s)
-		if err != nil {
-			return netip.Prefix{}, err
-		}
-		return p.Masked(), nil
+		return feeds.ParsePrefix(s)
 	}
-	a, err := netip.ParseAddr(s)
+	a, err := feeds.ParseAddr(s)
 	if err != nil {
 		return netip.Prefix{}, err
 	}
-	return netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()), nil
+	return feeds.HostPrefix(a), nil
 }
 
 func runServe(ctx context.Context, e *env, cfg serveConfig) int {
