@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
-	"math"
 	"math/bits"
 	"net/netip"
 	"slices"
@@ -538,9 +537,8 @@ func (m *recordMaker) make(active []uint64, asn int32) int32 {
 }
 
 // Score combines feed weights by noisy-OR, 100 × (1 − Π(1 − wᵢ)), rounded
-// to the nearest integer. The product is taken over the weights sorted, and
-// rounded to 1e-9 before the final rounding, so floating-point noise never
-// decides a half (0.5 and 0.01 give 50.5, which rounds to 51).
+// to the nearest integer by [schema.Score]. The product is taken over the
+// weights sorted, so the order the feeds came in never changes it.
 func Score(weights []float64) uint16 {
 	ws := slices.Clone(weights)
 	slices.Sort(ws)
@@ -548,7 +546,5 @@ func Score(weights []float64) uint16 {
 	for _, w := range ws {
 		p *= 1 - min(max(w, 0), 1)
 	}
-	v := 100 * (1 - p)
-	v = math.Round(v*1e9) / 1e9
-	return uint16(math.Round(v))
+	return uint16(schema.Score(p))
 }

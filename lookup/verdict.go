@@ -1,7 +1,6 @@
 package lookup
 
 import (
-	"math"
 	"strconv"
 
 	"github.com/ipintel/ipintel/internal/schema"
@@ -84,7 +83,7 @@ func noisyOR(c Category, w *[8]float64) uint8 {
 			keep *= 1 - min(max(w[i], 0), 1)
 		}
 	}
-	return uint8(math.Round(100 * (1 - keep)))
+	return uint8(schema.Score(keep))
 }
 
 // Verdict is the outcome of [Policy.Decide].

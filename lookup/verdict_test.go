@@ -28,6 +28,9 @@ func TestPolicyDecide(t *testing.T) {
 		{"crawler weighs 0", custom, Record{Score: 70, Categories: CategoryCrawler}, Verdict{ActionAllow, 0, 0}},
 		{"custom thresholds", strict, Record{Score: 45, Scored: true}, Verdict{ActionBlock, 45, 0}},
 		{"custom challenge", strict, Record{Score: 25, Scored: true}, Verdict{ActionChallenge, 25, 0}},
+		// 100 × (1 − 0.9 × 0.55) computes as 50.4999…: the half rounds up,
+		// as the builder rounds it.
+		{"weights: half rounds up", Policy{Weights: [8]float64{0.1, 0.45}}, Record{Categories: CategoryTorExit | CategoryVPN}, Verdict{ActionChallenge, 51, CategoryTorExit | CategoryVPN}},
 		// Third-party databases store no risk_score: the categories decide.
 		{"unscored tor exit", DefaultPolicy(), Record{Categories: CategoryTorExit}, Verdict{ActionBlock, 90, CategoryTorExit}},
 		{"unscored vpn and hosting", DefaultPolicy(), Record{Categories: CategoryVPN | CategoryHosting}, Verdict{ActionChallenge, 70, CategoryVPN | CategoryHosting}},

@@ -179,7 +179,7 @@ func explain(db *lookup.DB, addr netip.Addr) explanation {
 		x.Suppressed = s
 	}
 	score := 1 - keep
-	x.Score.Computed = int(math.Round(100 * score))
+	x.Score.Computed = schema.Score(keep)
 	switch {
 	case allowed:
 		x.Score.Computed = 0

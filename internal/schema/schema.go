@@ -7,6 +7,7 @@
 package schema
 
 import (
+	"math"
 	"strings"
 )
 
@@ -229,4 +230,16 @@ func Unsigned(v any) (uint64, bool) {
 	default:
 		return 0, false
 	}
+}
+
+// Score turns a noisy-OR product keep = Π(1 − wᵢ) into the 0-100 risk
+// score, round(100 × (1 − keep)). The value is rounded to 1e-9 first, so
+// that floating-point noise never decides a half: weights 0.1 and 0.45
+// give 50.5, which rounds to 51, although the product computes
+// 50.4999…. The builder, the policy and explain all score through it, so
+// they agree to the point.
+func Score(keep float64) int {
+	v := 100 * (1 - keep)
+	v = math.Round(v*1e9) / 1e9
+	return int(math.Round(v))
 }

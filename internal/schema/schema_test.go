@@ -58,3 +58,33 @@ func TestCategoryNames(t *testing.T) {
 		t.Error("KindCategory(bogus) known")
 	}
 }
+
+func TestScore(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name    string
+		weights []float64
+		want    int
+	}{
+		{"none", nil, 0},
+		{"tor", []float64{0.9}, 90},
+		{"two abuse feeds", []float64{0.6, 0.8}, 92},
+		// Halves the plain float product puts just below .5.
+		{"0.1 and 0.45", []float64{0.1, 0.45}, 51},
+		{"0.45 and 0.1", []float64{0.45, 0.1}, 51},
+		{"0.1 and 0.25", []float64{0.1, 0.25}, 33},
+		{"0.15 and 0.5", []float64{0.15, 0.5}, 58},
+		{"certain", []float64{1, 0.3}, 100},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			keep := 1.0
+			for _, w := range tt.weights {
+				keep *= 1 - w
+			}
+			if got := Score(keep); got != tt.want {
+				t.Errorf("Score(%v) = %d, want %d", keep, got, tt.want)
+			}
+		})
+	}
+}
