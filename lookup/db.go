@@ -145,15 +145,20 @@ func build(r *maxminddb.Reader, buf []byte) (*DB, error) {
 	default:
 		return nil, fmt.Errorf("unsupported ip_version %d", md.IPVersion)
 	}
+	r4 := b4.finish()
+	rt.reorder(r4, r6)
 	db.records = rt.records
 	db.orgs = string(rt.orgs)
 	db.srcSets = rt.srcSets
-	r4 := b4.finish()
 	if len(r4.starts) > maxRanges || len(r6.starts) > maxRanges {
 		return nil, fmt.Errorf("too many ranges (%d IPv4, %d IPv6; at most %d each)", len(r4.starts), len(r6.starts), maxRanges)
 	}
-	db.v4.init(r4)
-	db.v6.init(r6)
+	if err := db.v4.init(r4); err != nil {
+		return nil, err
+	}
+	if err := db.v6.init(r6); err != nil {
+		return nil, err
+	}
 	return db, nil
 }
 
@@ -186,9 +191,9 @@ func (db *DB) Lookup(addr netip.Addr) (Record, bool) {
 	return Record{
 		Network:    pfx,
 		Categories: r.cat,
-		Sources:    r.src,
+		Sources:    SourceSet(r.src),
 		ASN:        r.asn,
-		Org:        db.orgs[r.orgOff : r.orgOff+r.orgLen],
+		Org:        db.orgs[r.orgOff : r.orgOff+uint32(r.orgLen)],
 		Score:      r.score,
 		Scored:     r.scored,
 	}, true
@@ -199,25 +204,26 @@ func (db *DB) match4(addr netip.Addr) (uint32, netip.Prefix) {
 	b := addr.As4()
 	a := uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3])
 	i, w := db.v4.find(a)
-	switch {
-	case i == -1:
-		return 0, netip.Prefix{}
-	case i < 0:
-		if db.hasV4Whole {
-			return w & wordRecMask, db.v4Whole
+	if i < 0 {
+		v := w & wordRecMask
+		switch {
+		case v == 0:
+			return 0, netip.Prefix{}
+		case db.hasV4Whole:
+			return v, db.v4Whole
 		}
 		n := int(w >> wordRecBits & 0xFF)
-		return w & wordRecMask, netip.PrefixFrom(addr4(a&^(1<<(32-n)-1)), n)
+		return v, netip.PrefixFrom(addr4(a&^(1<<(32-n)-1)), n)
 	}
 	r := db.v4.ranges[i : i+2]
-	v := uint32(r[0])
+	v := uint32(r[0] & valMask4)
 	if v == 0 {
 		return 0, netip.Prefix{}
 	}
 	if db.hasV4Whole {
 		return v, db.v4Whole
 	}
-	k := netBits32(a, uint32(r[0]>>32), uint32(r[1]>>32)-1)
+	k := netBits32(a, uint32(r[0]>>shift4), uint32(r[1]>>shift4-1))
 	return v, netip.PrefixFrom(addr4(a&^(1<<k-1)), 32-int(k))
 }
 
@@ -228,7 +234,7 @@ func addr4(a uint32) netip.Addr {
 // record returns the Record of record index v, without its network.
 func (db *DB) record(v uint32) Record {
 	r := &db.records[v]
-	return Record{Categories: r.cat, Sources: r.src, ASN: r.asn, Org: db.orgs[r.orgOff : r.orgOff+r.orgLen], Score: r.score, Scored: r.scored}
+	return Record{Categories: r.cat, Sources: SourceSet(r.src), ASN: r.asn, Org: db.orgs[r.orgOff : r.orgOff+uint32(r.orgLen)], Score: r.score, Scored: r.scored}
 }
 
 // netBits32 returns the number of host bits of the largest aligned block
@@ -248,11 +254,12 @@ func (db *DB) match6(addr netip.Addr) (uint32, netip.Prefix) {
 	b := addr.As16()
 	a := u128{beUint64(b[:8]), beUint64(b[8:])}
 	i, w := db.v6.find(a)
-	switch {
-	case i == -1:
-		return 0, netip.Prefix{}
-	case i < 0:
-		return w & wordRecMask, netip.PrefixFrom(addr, int(w>>wordRecBits&0xFF)).Masked()
+	if i < 0 {
+		v := w & wordRecMask
+		if v == 0 {
+			return 0, netip.Prefix{}
+		}
+		return v, netip.PrefixFrom(addr, int(w>>wordRecBits&0xFF)).Masked()
 	}
 	v := db.v6.val(i)
 	switch {

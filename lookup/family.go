@@ -1,59 +1,73 @@
 package lookup
 
 import (
+	"errors"
 	"math/bits"
 )
 
 // The index over a family's ranges is a multibit trie in the manner of
 // Poptrie (Asai and Ohara, SIGCOMM 2015): a direct-indexed top level on
-// the first 18 (IPv4) or 16 (IPv6) address bits, direct-indexed levels
+// the first 19 (IPv4) or 16 (IPv6) address bits, direct-indexed levels
 // sized to the ranges under dense slots, then nodes of 6-bit strides.
-// A node holds
-// two 64-bit vectors: vector marks the slots that have a child node,
-// leafvec marks the slots where a new run of identical leaves starts;
-// children and leaves are stored contiguously, so a popcount of the bits
-// below a slot finds either. Nodes hold no pointers, only indexes into
-// flat arrays, so the garbage collector never scans them.
+// A node holds two 64-bit vectors: vector marks the slots that have a
+// child node, leafvec marks the slots where a new run of identical
+// leaves starts; children and leaves are stored contiguously, so a
+// popcount of the bits below a slot finds either. Nodes hold no
+// pointers, only indexes into flat arrays, so the garbage collector
+// never scans them.
 //
-// Unlike Poptrie, a leaf is not a next hop but a word naming the first
-// range that overlaps its slot and how many more ranges start inside it
-// (at most maxChunk): the trie stops descending as soon as a slot holds
-// few ranges, and the lookup finishes with a short branch-free scan of
-// the sorted range starts. The trie therefore has a node only where ranges
-// are dense, and its size follows the number of ranges, not the depth of
-// the networks.
+// Unlike Poptrie, most leaves are not next hops: a range leaf names the
+// range that contains its slot's first address and how many more ranges
+// start inside the slot (at most scan4 or scan6), and the lookup
+// finishes by counting the sorted starts that lie at or below the address. The
+// trie stops descending as soon as a slot holds few ranges, so it has a
+// node only where ranges are dense, and its size follows the number of
+// ranges, not the depth of the networks.
 
-// A trie word is a leaf or, in the top and direct levels only, a
-// reference to a node or a direct level:
+// A trie word is a leaf or, with wordInner set, a reference to a node
+// or a direct level:
 //
-//	bits 0-25   first range index (leaf), node index (wordNode) or
-//	            direct level index (wordDirect)
-//	bits 26-31  number of further range starts inside the slot (leaf,
-//	            at most maxChunk), wordMiss>>26, wordDirect or wordNode
+//	range leaf   bits 0-25   range index; bits 26-29 the number of
+//	             further ranges that start inside the slot
+//	record leaf  bit 30 set; bits 0-21 record index, bits 22-29 prefix length
+//	node         bit 31 set; bits 0-25 node index; bits 26-30 zero
+//	direct       bit 31 set; bits 0-25 offset of the level's first word
+//	             in dwords, bits 26-30 the level's width (1 to 16 bits)
+//
+// A record leaf is written for a slot that lies wholly inside one MMDB
+// network, or wholly in a gap (record 0): the lookup ends there without
+// reading a range, as a Poptrie leaf holds its next hop.
 const (
+	wordInner     = 1 << 31
+	wordRec       = 1 << 30
 	wordIndexBits = 26
 	wordIndexMask = 1<<wordIndexBits - 1
-	wordNode      = 63
-	// wordDirect names a direct-indexed level (see direct); it appears in
-	// the top level and in direct levels, never in node leaves.
-	wordDirect = 61
-	// wordMiss is the leaf of a slot that lies wholly in a gap between
-	// networks: the lookup ends there without reading a range.
-	wordMiss = 62 << wordIndexBits
-	// A word whose top two bits are 10 is a record leaf: its slot lies
-	// wholly inside one MMDB network, so the leaf holds the record index
-	// (bits 0-21) and the network's prefix length (bits 22-29) and the
-	// lookup ends without reading a range, as a Poptrie leaf holds its
-	// next hop.
-	wordRecTag  = 2
-	wordRecBits = 22
-	wordRecMask = 1<<wordRecBits - 1
-	stride      = 6
+	wordRecBits   = 22
+	wordRecMask   = 1<<wordRecBits - 1
+	stride        = 6
 )
 
-// maxRanges is the number of ranges a family may hold: the range index
-// must fit in a trie word.
-const maxRanges = wordIndexMask
+// The number of further range starts a range leaf's slot may hold; a
+// slot where more ranges start gets a node or a direct level. Lookup
+// times on a database built from the shared feeds vary little between 6
+// and 14 (a count scanned with a fixed length of 14 was slower, and
+// scans of 7 cost more trie levels than they save); memory falls as the
+// limit grows.
+const (
+	scan4 = 14
+	scan6 = 14
+)
+
+// A range leaf counts the further starts in 4 bits.
+const _ = uint(15-scan4) + uint(15-scan6)
+
+// maxRanges is the number of ranges a family may hold: a range index
+// must fit in a leaf word.
+const maxRanges = wordIndexMask - 64
+
+// errTrieTooLarge is returned when a trie's nodes or direct levels
+// outgrow the 26-bit indexes of its words.
+var errTrieTooLarge = errors.New("index too large: more than 2^26 nodes or direct-level words")
 
 // node is one trie node; see the comment above.
 type node struct {
@@ -69,20 +83,16 @@ type trie struct {
 	topBits uint     // see topBits4 and topBits6
 	nodes   []node
 	leaves  []uint32
-	directs []direct
-	dwords  []uint32 // the words of every direct second level
+	dwords  []uint32 // the words of every direct level
+	ndirect int      // number of direct levels, for tests and statistics
 }
 
-// direct is a direct-indexed level under a slot dense with ranges:
-// 1<<bits words at dwords[off:], indexed by the address bits that follow
-// the slot's. Its size follows the slot's number of ranges (see
+// A direct level is a direct-indexed level under a slot dense with
+// ranges: 1<<k words in dwords, indexed by the k address bits that
+// follow the slot's. Its size follows the slot's number of ranges (see
 // directBits), so it costs memory only where ranges are dense, and it
 // replaces the several node levels a dense slot would otherwise need
 // with one read. Its words are leaves, nodes or further direct levels.
-type direct struct {
-	off  uint32
-	bits uint32
-}
 
 // directBits returns the width of the direct level for a slot holding n
 // ranges (one word per two to four ranges), or 0 when the slot is sparse
@@ -94,19 +104,22 @@ func directBits(n int) uint {
 	return uint(min(bits.Len(uint(n))-2, 16))
 }
 
-// topBits4 returns the top-level width of an IPv4 trie over n ranges: 18
-// bits (1 MiB, where almost every lookup of a full database ends) for a
-// large table, 10 bits for a small one, which then costs 4 KiB and builds
-// in microseconds.
+// topBits4 returns the top-level width of an IPv4 trie over n ranges: 19
+// bits (2 MiB, where three lookups of a uniformly random address in four
+// end, on a record leaf) for a large table, 10 bits for a small one,
+// which then costs 4 KiB and builds in microseconds. On a database built
+// from the shared feeds 19 bits answer random addresses 7% faster than
+// 18 for 1 MiB more; 17 bits are slower.
 func topBits4(n int) uint {
 	if n >= 1<<15 {
-		return 18
+		return 19
 	}
 	return 10
 }
 
-// topBits6 is topBits4 for IPv6. It is 4 modulo the stride, so that no
-// node's stride straddles the two 64-bit halves of an address.
+// topBits6 is topBits4 for IPv6: IPv6 lookups end deeper, under the
+// direct levels of dense /16s, and a wider top level (17 to 20 bits)
+// does not make them faster.
 func topBits6(n int) uint {
 	if n >= 1<<13 {
 		return 16
@@ -115,71 +128,118 @@ func topBits6(n int) uint {
 }
 
 func (t *trie) bytes() int {
-	return 4*len(t.top) + 24*len(t.nodes) + 4*len(t.leaves) + 8*len(t.directs) + 4*len(t.dwords)
+	return 4*len(t.top) + 24*len(t.nodes) + 4*len(t.leaves) + 4*len(t.dwords)
+}
+
+// descend32 follows an inner word w of an IPv4 trie, met after the
+// first d bits of a, down to its leaf.
+func (t *trie) descend32(w uint32, d uint, a uint32) uint32 {
+	for {
+		k := uint(w >> wordIndexBits & 31)
+		if k == 0 {
+			break
+		}
+		w = t.dwords[w&wordIndexMask+(a<<(d&31))>>(32-k&31)]
+		d += k
+		if w&wordInner == 0 {
+			return w
+		}
+	}
+	x := uint64(a) << 32
+	n := &t.nodes[w&wordIndexMask]
+	for sh := 64 - stride - d; ; sh -= stride {
+		bit := uint64(1) << (x >> (sh & 63) & 63)
+		if n.vector&bit == 0 {
+			return t.leaves[n.base0+uint32(bits.OnesCount64(n.leafvec&(bit|(bit-1))))-1]
+		}
+		n = &t.nodes[n.base1+uint32(bits.OnesCount64(n.vector&(bit-1)))]
+	}
+}
+
+// descend128 is descend32 for IPv6.
+func (t *trie) descend128(w uint32, d uint, a u128) uint32 {
+	for {
+		k := uint(w >> wordIndexBits & 31)
+		if k == 0 {
+			break
+		}
+		w = t.dwords[w&wordIndexMask+a.bitsAt(d, k)]
+		d += k
+		if w&wordInner == 0 {
+			return w
+		}
+	}
+	n := &t.nodes[w&wordIndexMask]
+	for ; ; d += stride {
+		var v uint64
+		switch {
+		case d <= 64-stride:
+			v = a.hi >> (64 - stride - d) & 63
+		case d < 64: // the stride straddles the two halves
+			v = (a.hi<<(d-(64-stride)) | a.lo>>(128-stride-d)) & 63
+		case d <= 128-stride:
+			v = a.lo >> (128 - stride - d) & 63
+		default:
+			v = a.lo << (d + stride - 128) & 63
+		}
+		bit := uint64(1) << v
+		if n.vector&bit == 0 {
+			return t.leaves[n.base0+uint32(bits.OnesCount64(n.leafvec&(bit|(bit-1))))-1]
+		}
+		n = &t.nodes[n.base1+uint32(bits.OnesCount64(n.vector&(bit-1)))]
+	}
 }
 
 // family4 holds the IPv4 ranges. ranges[i] packs range i's first
-// address (high 32 bits) and record index (low 32 bits); range i covers
-// [start(i), start(i+1)-1]. A sentinel entry with start 0 ends the slice,
-// so that start(i+1)-1 is the last address for the last range too. One
-// array rather than two keeps a range's start, its record and the next
-// start in one cache line.
+// address (bits 31-63) and record index (bits 0-30); range i covers
+// [start(i), start(i+1)-1]. A sentinel entry with start 2^32 ends the
+// slice, so that start(i+1)-1 is the last address for the last range
+// too. One array rather than two keeps a range's start, its record and
+// the next start in one or two cache lines.
 type family4 struct {
 	ranges []uint64
 	trie
 }
 
-func (f *family4) init(r rangeList) {
-	f.ranges = make([]uint64, len(r.starts)+1)
-	keys := make([]u128, len(r.starts))
+const (
+	shift4   = 31
+	valMask4 = 1<<shift4 - 1
+)
+
+func (f *family4) init(r rangeList) error {
+	n := len(r.starts)
+	f.ranges = make([]uint64, n+1)
+	keys := make([]u128, n)
 	for i, s := range r.starts {
-		f.ranges[i] = s.lo<<32 | uint64(r.vals[i])
+		f.ranges[i] = s.lo<<shift4 | uint64(r.vals[i])
 		keys[i] = u128{s.lo << 32, 0}
 	}
-	f.trie = buildTrie(keys, r.vals, topBits4(len(keys)), maxChunk4, 32)
+	f.ranges[n] = 1 << 32 << shift4
+	var err error
+	f.trie, err = buildTrie(keys, r.vals, topBits4(n), scan4, 32)
+	return err
 }
 
 func (f *family4) len() int           { return len(f.ranges) - 1 }
-func (f *family4) start(i int) uint32 { return uint32(f.ranges[i] >> 32) }
-func (f *family4) val(i int) uint32   { return uint32(f.ranges[i]) }
-func (f *family4) end(i int) uint32   { return f.start(i+1) - 1 }
+func (f *family4) start(i int) uint32 { return uint32(f.ranges[i] >> shift4) }
+func (f *family4) val(i int) uint32   { return uint32(f.ranges[i] & valMask4) }
+func (f *family4) end(i int) uint32   { return uint32(f.ranges[i+1]>>shift4 - 1) }
 func (f *family4) bytes() int         { return 8*len(f.ranges) + f.trie.bytes() }
 
-// find returns the index of the range containing a; or -1 when a lies in
-// a gap that a trie word already names (wordMiss); or -2 and the record
-// leaf that answers a.
+// find returns the index of the range containing a, or -1 and the
+// record leaf that answers a.
 func (f *family4) find(a uint32) (int, uint32) {
 	w := f.top[a>>(32-f.topBits&31)]
-	d := f.topBits
-	for w>>wordIndexBits == wordDirect {
-		dt := f.directs[w&wordIndexMask]
-		w = f.dwords[dt.off+(a<<(d&31))>>(32-dt.bits&31)]
-		d += uint(dt.bits)
+	if w&wordInner != 0 {
+		w = f.descend32(w, f.topBits, a)
 	}
-	if w>>wordIndexBits == wordNode {
-		k := uint64(a) << 32
-		n := &f.nodes[w&wordIndexMask]
-		for sh := 64 - stride - d; ; sh -= stride {
-			bit := uint64(1) << (k >> (sh & 63) & 63)
-			if n.vector&bit != 0 {
-				n = &f.nodes[n.base1+uint32(bits.OnesCount64(n.vector&(bit-1)))]
-				continue
-			}
-			w = f.leaves[n.base0+uint32(bits.OnesCount64(n.leafvec&(bit|(bit-1))))-1]
-			break
-		}
+	if w&wordRec != 0 {
+		return -1, w
 	}
-	switch {
-	case w == wordMiss:
-		return -1, 0
-	case w>>30 == wordRecTag:
-		return -2, w
-	}
-	lo := int(w & wordIndexMask)
-	i := lo
+	i := int(w & wordIndexMask)
 	// A packed entry is ≤ key exactly when its start is ≤ a.
-	key := uint64(a)<<32 | 0xFFFFFFFF
-	for _, x := range f.ranges[lo+1 : lo+1+int(w>>wordIndexBits)] {
+	key := uint64(a)<<shift4 | valMask4
+	for _, x := range f.ranges[i+1 : i+1+int(w>>wordIndexBits)] {
 		if x <= key {
 			i++
 		}
@@ -187,14 +247,17 @@ func (f *family4) find(a uint32) (int, uint32) {
 	return i, 0
 }
 
-// family6 holds the IPv6 ranges, with a sentinel as family4 does. A
-// range's start is stored as its high half beside its value, one 16-byte
-// entry, so the scan that ends a lookup and the value it then needs share
-// cache lines. Low halves are stored only for the leading starts that
-// need them: lo holds the low halves of the first len(lo) starts, and
-// every later start has a zero low half. ipintel widens IPv6 to /64, so in
-// its databases only the starts inside ::/64 (the aliases of the IPv4
-// subtree at ::/96 and ::ffff:0:0/96), which sort first, have one.
+// family6 holds the IPv6 ranges. A range's start is stored as its high
+// half beside its value, one 16-byte entry, so the scan that ends a
+// lookup and the value it then needs share cache lines (separate arrays
+// of high halves and values were 3% slower). Low halves are
+// stored only for the leading starts that need them: lo holds the low
+// halves of the first len(lo) starts, and every later start has a zero
+// low half. ipintel widens IPv6 to /64, so in its databases only the
+// starts inside ::/64 (the aliases of the IPv4 subtree at ::/96 and
+// ::ffff:0:0/96), which sort first, have one. A zero sentinel entry
+// ends the slice: start(i+1)-1 then wraps to the last address for the
+// last range.
 type family6 struct {
 	r  []range6
 	lo []uint64
@@ -207,8 +270,9 @@ type range6 struct {
 	val uint32
 }
 
-func (f *family6) init(r rangeList) {
-	f.r = make([]range6, len(r.starts)+1)
+func (f *family6) init(r rangeList) error {
+	n := len(r.starts)
+	f.r = make([]range6, n+1)
 	nlo := 0
 	for i, s := range r.starts {
 		f.r[i] = range6{s.hi, r.vals[i]}
@@ -220,7 +284,9 @@ func (f *family6) init(r rangeList) {
 	for i := range nlo {
 		f.lo[i] = r.starts[i].lo
 	}
-	f.trie = buildTrie(r.starts, r.vals, topBits6(len(r.starts)), maxChunk6, 128)
+	var err error
+	f.trie, err = buildTrie(r.starts, r.vals, topBits6(n), scan6, 128)
+	return err
 }
 
 func (f *family6) len() int { return len(f.r) - 1 }
@@ -233,61 +299,33 @@ func (f *family6) start(i int) u128 {
 }
 
 func (f *family6) val(i int) uint32 { return f.r[i].val }
-func (f *family6) end(i int) u128   { return f.start(i + 1).subOne() }
-func (f *family6) bytes() int       { return 16*len(f.r) + 8*len(f.lo) + f.trie.bytes() }
+
+func (f *family6) end(i int) u128 { return f.start(i + 1).subOne() }
+
+func (f *family6) bytes() int { return 16*len(f.r) + 8*len(f.lo) + f.trie.bytes() }
 
 // find returns what family4.find returns.
 func (f *family6) find(a u128) (int, uint32) {
 	w := f.top[a.hi>>(64-f.topBits&63)]
-	d := f.topBits
-	for w>>wordIndexBits == wordDirect {
-		dt := f.directs[w&wordIndexMask]
-		w = f.dwords[dt.off+a.bitsAt(d, uint(dt.bits))]
-		d += uint(dt.bits)
+	if w&wordInner != 0 {
+		w = f.descend128(w, f.topBits, a)
 	}
-	if w>>wordIndexBits == wordNode {
-		n := &f.nodes[w&wordIndexMask]
-		for ; ; d += stride {
-			var v uint64
-			switch {
-			case d <= 64-stride:
-				v = a.hi >> (64 - stride - d) & 63
-			case d < 64: // the stride straddles the two halves
-				v = (a.hi<<(d-(64-stride)) | a.lo>>(128-stride-d)) & 63
-			case d <= 128-stride:
-				v = a.lo >> (128 - stride - d) & 63
-			default:
-				v = a.lo << (d + stride - 128) & 63
-			}
-			bit := uint64(1) << v
-			if n.vector&bit != 0 {
-				n = &f.nodes[n.base1+uint32(bits.OnesCount64(n.vector&(bit-1)))]
-				continue
-			}
-			w = f.leaves[n.base0+uint32(bits.OnesCount64(n.leafvec&(bit|(bit-1))))-1]
-			break
-		}
+	if w&wordRec != 0 {
+		return -1, w
 	}
-	switch {
-	case w == wordMiss:
-		return -1, 0
-	case w>>30 == wordRecTag:
-		return -2, w
-	}
-	lo := int(w & wordIndexMask)
-	end := lo + 1 + int(w>>wordIndexBits)
-	i := lo
-	if lo+1 >= len(f.lo) {
-		// Every start in the window has a zero low half, and a start
+	i := int(w & wordIndexMask)
+	end := i + 1 + int(w>>wordIndexBits)
+	if i+1 >= len(f.lo) {
+		// Every start in the scan has a zero low half, and a start
 		// (h, 0) is ≤ a exactly when h ≤ a.hi.
-		for _, x := range f.r[lo+1 : end] {
+		for _, x := range f.r[i+1 : end] {
 			if x.hi <= a.hi {
 				i++
 			}
 		}
 		return i, 0
 	}
-	for j := lo + 1; j < end; j++ {
+	for j := i + 1; j < end; j++ {
 		if !a.less(f.start(j)) {
 			i++
 		}
@@ -300,69 +338,63 @@ func (f *family6) find(a u128) (int, uint32) {
 type trieBuilder struct {
 	keys      []u128
 	vals      []uint32
-	maxChunk  int // further range starts a leaf may hold
+	scan      int // further range starts a leaf's slot may hold
 	directEnd int // a direct level must end by this bit
 
 	t trie
 }
 
-// The number of further range starts a leaf may hold before its slot
-// gets a node: a leaf's ranges are scanned linearly, 8 bytes each (16 for
-// IPv6 tables that are not /64-aligned). Lookup times on a database built
-// from the shared feeds vary little between 6 and 30; memory falls as the
-// limit grows.
-const (
-	maxChunk4 = 14
-	maxChunk6 = 14
-)
-
-// buildTrie indexes the ranges starting at keys (sorted, keys[0] = 0),
-// with a top level of 1<<topBits words; vals[i] == 0 marks a gap.
-// A direct level must end by bit directEnd: 32 for IPv4, whose lookup
-// reads the address as 32 bits, 128 for IPv6.
-func buildTrie(keys []u128, vals []uint32, topBits uint, maxChunk, directEnd int) trie {
-	b := &trieBuilder{keys: keys, vals: vals, maxChunk: maxChunk, directEnd: directEnd}
+// buildTrie indexes the ranges starting at keys (sorted, keys[0] = 0)
+// with values vals (0 marks a gap),
+// with a top level of 1<<topBits words, leaves whose slots hold at most
+// scan further starts, and direct levels that end by bit directEnd: 32
+// for IPv4, whose lookup reads the address as 32 bits, 128 for IPv6.
+func buildTrie(keys []u128, vals []uint32, topBits uint, scan, directEnd int) (trie, error) {
+	b := &trieBuilder{keys: keys, vals: vals, scan: scan, directEnd: directEnd}
 	b.t.top = make([]uint32, 1<<topBits)
 	b.t.topBits = topBits
 	d := int(topBits)
 	b.sweep(u128{}, 0, d, 0, func(j, lo, hi int) {
 		b.t.top[j] = b.slotWord(slotBase(u128{}, 0, d, j), d, lo, hi)
 	})
-	return b.t
+	if len(b.t.nodes) > wordIndexMask || len(b.t.dwords) > wordIndexMask {
+		return trie{}, errTrieTooLarge
+	}
+	return b.t, nil
 }
 
 // slotWord returns the word for a slot at base, whose first d bits are
 // fixed, overlapping ranges lo to hi: a leaf, a new direct level for a
 // dense slot, or a new node.
 func (b *trieBuilder) slotWord(base u128, d, lo, hi int) uint32 {
-	if hi-lo <= b.maxChunk {
-		return b.leafWord(base, d, lo, hi-lo)
+	if hi-lo <= b.scan {
+		return b.leafWord(base, d, lo, hi)
 	}
 	if k := int(directBits(hi - lo)); k > 0 && d+k <= b.directEnd {
-		dt := direct{off: uint32(len(b.t.dwords)), bits: uint32(k)}
-		w := wordDirect<<wordIndexBits | uint32(len(b.t.directs))
-		b.t.directs = append(b.t.directs, dt)
+		off := len(b.t.dwords)
+		b.t.ndirect++
 		b.t.dwords = append(b.t.dwords, make([]uint32, 1<<k)...)
 		b.sweep(base, d, k, lo, func(j, lo, hi int) {
-			b.t.dwords[int(dt.off)+j] = b.slotWord(slotBase(base, d, k, j), d+k, lo, hi)
+			b.t.dwords[off+j] = b.slotWord(slotBase(base, d, k, j), d+k, lo, hi)
 		})
-		return w
+		return wordInner | uint32(k)<<wordIndexBits | uint32(off&wordIndexMask)
 	}
 	ni := len(b.t.nodes)
 	b.t.nodes = append(b.t.nodes, node{})
 	b.buildNode(ni, base, d, lo)
-	return wordNode<<wordIndexBits | uint32(ni)
+	return wordInner | uint32(ni&wordIndexMask)
 }
 
 // leafWord returns the leaf for a slot at base (depth d) overlapping
-// range lo and extra more: a miss, a record leaf, or a chunk of ranges.
-func (b *trieBuilder) leafWord(base u128, d, lo, extra int) uint32 {
+// ranges lo to hi: a record leaf when the slot lies in one network or in
+// a gap, else a range leaf.
+func (b *trieBuilder) leafWord(base u128, d, lo, hi int) uint32 {
 	v := b.vals[lo]
 	switch {
-	case extra != 0:
+	case hi != lo:
 	case v == 0:
-		return wordMiss
-	case v < 1<<wordRecBits: // not an alias (valueAlias), and small enough
+		return wordRec
+	case v <= wordRecMask: // not an alias (valueAlias), and small enough
 		// The network of an address is the largest aligned block around
 		// it inside its range (see netBits32); when the block around the
 		// slot's first address covers the slot, every address of the
@@ -372,10 +404,10 @@ func (b *trieBuilder) leafWord(base u128, d, lo, extra int) uint32 {
 			end = b.keys[lo+1].subOne()
 		}
 		if k := netBits128(base, b.keys[lo], end); k >= 128-d {
-			return wordRecTag<<30 | uint32(128-k)<<wordRecBits | v
+			return wordRec | uint32(128-k)<<wordRecBits | v
 		}
 	}
-	return uint32(extra)<<wordIndexBits | uint32(lo)
+	return uint32(hi-lo)<<wordIndexBits | uint32(lo)
 }
 
 // slotBase returns the first key of slot j of the block at base whose
@@ -427,8 +459,8 @@ func (b *trieBuilder) buildNode(ni int, base u128, d, lo int) {
 	var childLo [1 << stride]int
 	b.sweep(base, d, e, lo, func(j, lo, hi int) {
 		for k := j << pad; k < (j+1)<<pad; k++ {
-			if hi-lo <= b.maxChunk {
-				words[k] = b.leafWord(slotBase(base, d, e, j), d+e, lo, hi-lo)
+			if hi-lo <= b.scan {
+				words[k] = b.leafWord(slotBase(base, d, e, j), d+e, lo, hi)
 			} else {
 				child[k], childLo[k] = true, lo
 			}

@@ -3,6 +3,7 @@ package lookup
 import (
 	"errors"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"net"
 	"net/netip"
@@ -433,9 +434,9 @@ func testRandomDB(t *testing.T, seed uint64) {
 		if err := db.Verify(); err != nil {
 			t.Fatal(err)
 		}
-		if len(db.v4.nodes) == 0 || len(db.v6.nodes) == 0 || len(db.v4.directs) == 0 || len(db.v6.directs) == 0 {
+		if len(db.v4.nodes) == 0 || len(db.v6.nodes) == 0 || db.v4.ndirect == 0 || db.v6.ndirect == 0 {
 			t.Fatalf("seed %d: trie without nodes (v4 %d, v6 %d) or direct levels (v4 %d, v6 %d): the test does not reach the whole index",
-				seed, len(db.v4.nodes), len(db.v6.nodes), len(db.v4.directs), len(db.v6.directs))
+				seed, len(db.v4.nodes), len(db.v6.nodes), db.v4.ndirect, db.v6.ndirect)
 		}
 		r, err := maxminddb.Open(path)
 		if err != nil {
@@ -592,8 +593,12 @@ func TestRangeNetworks(t *testing.T) {
 		b.add(leaf{u128{0, uint64(l.pfx.Addr().As4()[0])<<24 | uint64(l.pfx.Addr().As4()[1])<<16 | uint64(l.pfx.Addr().As4()[2])<<8 | uint64(l.pfx.Addr().As4()[3])}, uint8(l.pfx.Bits()), l.val})
 	}
 	db := &DB{records: []record{{}, {asn: 1}, {asn: 2}}, srcSets: [][]string{nil}}
-	db.v4.init(b.finish())
-	db.v6.init(newRangeBuilder(128).finish())
+	if err := db.v4.init(b.finish()); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.v6.init(newRangeBuilder(128).finish()); err != nil {
+		t.Fatal(err)
+	}
 	if err := db.Verify(); err != nil {
 		t.Fatal(err)
 	}
@@ -617,5 +622,59 @@ func TestRangeNetworks(t *testing.T) {
 	}
 	if !slices.Equal(all, want) {
 		t.Errorf("All() = %v, want %v", all, want)
+	}
+}
+
+// TestRecordLimits checks the bounds of the 16-byte record: an
+// organisation of 65535 bytes reads back whole, a longer one is refused
+// with an error rather than cut.
+func TestRecordLimits(t *testing.T) {
+	t.Parallel()
+	nets := []netip.Prefix{netip.MustParsePrefix("192.0.2.0/24")}
+	for _, n := range []int{math.MaxUint16, math.MaxUint16 + 1} {
+		org := strings.Repeat("o", n)
+		path := writeDB(t, mmdbwriter.Options{DatabaseType: "test", RecordSize: 28},
+			nets, []mmdbtype.Map{{schema.KeyASOrg: mmdbtype.String(org)}})
+		db, err := Open(path)
+		if n > math.MaxUint16 {
+			if err == nil || !strings.Contains(err.Error(), "organisation name of 65536 bytes") {
+				t.Errorf("org of %d bytes: Open error %v, want one naming the length", n, err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatalf("org of %d bytes: %v", n, err)
+		}
+		if rec, _ := db.Lookup(netip.MustParseAddr("192.0.2.1")); rec.Org != org {
+			t.Errorf("org of %d bytes reads back as %d bytes", n, len(rec.Org))
+		}
+	}
+}
+
+// TestRecordOrder checks that records are numbered by how many ranges
+// use them, so that the most used share cache lines.
+func TestRecordOrder(t *testing.T) {
+	t.Parallel()
+	var nets []netip.Prefix
+	var recs []mmdbtype.Map
+	// ASN 1 on one network, ASN 2 on three, ASN 3 on two; the networks
+	// are apart, so each is its own range.
+	for i, asn := range []uint32{1, 2, 3, 2, 3, 2} {
+		nets = append(nets, netip.PrefixFrom(netip.AddrFrom4([4]byte{10, byte(2 * i), 0, 0}), 16))
+		recs = append(recs, mmdbtype.Map{schema.KeyASN: mmdbtype.Uint32(asn)})
+	}
+	db, err := Open(writeDB(t, mmdbwriter.Options{DatabaseType: "test", RecordSize: 24}, nets, recs))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []uint32
+	for _, r := range db.records[1:] {
+		got = append(got, r.asn)
+	}
+	if want := []uint32{2, 3, 1}; !slices.Equal(got, want) {
+		t.Errorf("record ASNs in order %v, want %v", got, want)
+	}
+	if err := db.Verify(); err != nil {
+		t.Error(err)
 	}
 }

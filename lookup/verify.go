@@ -41,7 +41,7 @@ func (db *DB) Verify() error {
 	nrec := uint32(len(db.records))
 	f4 := &db.v4
 	n4 := f4.len()
-	if n4 < 1 || f4.start(0) != 0 || f4.ranges[n4] != 0 {
+	if n4 < 1 || f4.start(0) != 0 || f4.ranges[n4] != 1<<32<<shift4 {
 		return errors.New("verify: IPv4 ranges do not start at 0.0.0.0 or lack the sentinel")
 	}
 	for i := range n4 {
@@ -54,9 +54,8 @@ func (db *DB) Verify() error {
 		}
 		for _, a := range [2]uint32{s, f4.end(i)} {
 			j, w := f4.find(a)
-			ok := j == i || j == -1 && f4.val(i) == 0 ||
-				j == -2 && w&wordRecMask == f4.val(i) &&
-					int(w>>wordRecBits&0xFF) == 32-int(netBits32(a, s, f4.end(i)))
+			ok := j == i || j < 0 && w&wordRecMask == f4.val(i) &&
+				(w&wordRecMask == 0 || int(w>>wordRecBits&0xFF) == 32-int(netBits32(a, s, f4.end(i))))
 			if !ok {
 				return fmt.Errorf("verify: IPv4 index finds range %d (%#x) for %d, want %d", j, w, a, i)
 			}
@@ -84,8 +83,8 @@ func (db *DB) Verify() error {
 		}
 		for _, a := range [2]u128{s, f6.end(i)} {
 			j, w := f6.find(a)
-			ok := j == i || j == -1 && v == 0 ||
-				j == -2 && w&wordRecMask == v && int(w>>wordRecBits&0xFF) == 128-netBits128(a, s, f6.end(i))
+			ok := j == i || j < 0 && w&wordRecMask == v &&
+				(v == 0 || int(w>>wordRecBits&0xFF) == 128-netBits128(a, s, f6.end(i)))
 			if !ok {
 				return fmt.Errorf("verify: IPv6 index finds range %d (%#x) for %x, want %d", j, w, a, i)
 			}
