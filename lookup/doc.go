@@ -54,39 +54,43 @@
 // The ranges of a family are indexed by a multibit trie in the manner of
 // Poptrie (Asai and Ohara, SIGCOMM 2015):
 //
-//   - a direct-indexed top level on the first 18 bits for IPv4 and 16
-//     bits for IPv6 (10 bits for small databases);
+//   - a direct-indexed top level on the first 19 bits for IPv4 (2 MiB)
+//     and 16 bits for IPv6 (10 bits for small databases);
 //   - under a slot dense with ranges, a direct-indexed level sized to the
 //     slot (a word per two to four ranges), nested where still dense;
+//     the word that leads to it holds its offset and width, so each hop
+//     is one load;
 //   - elsewhere, nodes of 6-bit strides, each two 64-bit vectors (slots
 //     with a child, slots that start a run of identical leaves) and two
 //     base indexes, so that a popcount finds the child or the leaf;
-//   - leaves of three kinds: a record leaf, when every address of the
-//     slot lies in one MMDB network, holds the record index and the
-//     prefix length (as a Poptrie leaf holds its next hop) and ends the
-//     lookup; a miss leaf ends it for a slot wholly in a gap; otherwise
-//     a leaf names the first range overlapping its slot and how many more
-//     start inside it (at most 14), and the lookup finishes with a short
-//     scan of sorted range starts. The trie stops descending as soon as a
-//     slot holds few ranges, so its size follows the number of ranges,
-//     not the depth of the networks.
+//   - leaves of two kinds: a record leaf, when every address of the slot
+//     lies in one MMDB network or in a gap, holds the record index and
+//     the prefix length (as a Poptrie leaf holds its next hop) and ends
+//     the lookup; otherwise a leaf names the first range overlapping its
+//     slot and how many more start inside it (at most 14), and the
+//     lookup finishes by counting the sorted range starts at or below
+//     the address. The trie stops descending as soon as a slot holds few
+//     ranges, so its size follows the number of ranges, not the depth of
+//     the networks.
 //
 // Every array is a flat slice of integers or of pointer-free structs, so
 // the garbage collector never scans the engine, and a lookup is a short
 // chain of dependent loads: the top level, a direct-level word or a node
-// or two, then a record leaf or a range, and a 20-byte record whose
-// organisation is a slice of one shared string. An IPv4 range's start and
-// record share one uint64; an IPv6 range keeps the high half of its start
-// beside its record (16 bytes), with low halves stored only for the few
-// leading starts inside ::/64 that need one, since ipintel widens IPv6 to
-// /64. Either way the scan of a leaf's starts, the record index and the
-// next start that bounds the range share cache lines. Lookup does not
+// or two, then a record leaf or a range, and a 16-byte record whose
+// organisation is a slice of one shared string. Records are numbered by
+// how many ranges use them, so the few thousand that most networks share
+// sit together and stay in cache. An IPv4 range's start and record share
+// one uint64; an IPv6 range keeps the high half of its start beside its
+// record (16 bytes), with low halves stored only for the few leading
+// starts inside ::/64 that need one, since ipintel widens IPv6 to /64.
+// Either way the scan of a leaf's starts, the record index and the next
+// start that bounds the range share cache lines. Lookup does not
 // allocate, lock, call through an interface or decode; it returns the
 // 64-byte Record by value.
 //
 // Memory: on a database built from the shared feed corpus by `ipintel
 // build` (19 MB file, 1.93M networks, 763k ranges, 102k distinct records)
-// the engine takes 13.2 MB: 6.8 bytes per MMDB network, 0.69 times the
+// the engine takes 13.4 MB: 6.9 bytes per MMDB network, 0.70 times the
 // file. Open takes about 0.2 s, most of it walking the tree and decoding
 // the 102k records.
 //
@@ -97,25 +101,36 @@
 //
 //	queries  ipintel  maxminddb-golang      bart             netipx  cidranger
 //	                  Lookup+Decode         Table.Lookup     Contains
-//	v4rand     29.6    215   (7.2x slower)   39.2 (1.3x)      115    1717
-//	v4hit      54.2    532   (9.8x)         218   (4.0x)      121    5013
-//	v6         79.8    403   (5.1x)          72.0 (0.9x)      116    2359
+//	v4rand     22.8    215   (9.4x slower)   38.3 (1.7x)      115    1403
+//	v4hit      47.6    478  (10.0x)         192   (4.0x)      122    4368
+//	v6         68.5    367   (5.4x)          69.0 (1.0x)      118    1978
 //
-// With both cores (BenchmarkLookupParallel) ipintel does 13.1, 25.8 and
-// 36.3 ns/op, 2.1 to 2.3 times its one-core throughput. The time goes to
-// dependent cache misses (top level, trie level, range, record), not to
-// arithmetic; bart's IPv6 lookup, which returns only a value and no
-// network, is about as fast on this database.
+// With both cores (BenchmarkLookupParallel) ipintel does 11.1, 26.6 and
+// 35.6 ns/op, 1.8 to 2.1 times its one-core throughput.
+//
+// The time goes to dependent loads and to the branches that wait on
+// them, not to arithmetic. On this VM a chain of dependent loads costs
+// about 4 ns a step within 1 MiB, 11 ns within 2 MiB, 31 ns within
+// 8 MiB and 120 ns beyond 16 MiB, so the engine is laid out to keep each
+// lookup's first reads in the smaller arrays (the IPv6 top level and
+// direct levels, the most used records) and to end most IPv4 lookups at
+// the top level. An IPv6 lookup of this database walks the top level,
+// one to three direct levels under the dense /16s and sometimes a node
+// before its range: bart, which returns only a value and no network, is
+// as fast there. Record leaves matter most: a variant whose every leaf
+// named a range (one fewer branch, one more load) was half again as
+// slow on random IPv4 addresses, and a summary level in front of the
+// IPv4 top level (one more branch) was 18% slower.
 //
 // On the synthetic benchmark database (44 MB file, 5.3M networks, 1.46M
 // ranges; shaped like the peer table of DESIGN.md §9) the engine takes
-// 0.36 times the file (3.0 bytes per network), Open 0.18 s, and one
-// lookup:
+// 0.38 times the file (3.2 bytes per network), Open 0.19 s, and one
+// lookup (-count=5):
 //
 //	queries  ipintel  maxminddb-golang      bart
-//	v4rand     40.7    482  (11.9x slower)   88.2 (2.2x)
-//	v4hit      45.3    738  (16.3x)         297   (6.6x)
-//	v6         54.2    687  (12.7x)         499   (9.2x)
+//	v4rand     36.1    410  (11.3x slower)   49.3 (1.4x)
+//	v4hit      40.7    661  (16.2x)         190   (4.7x)
+//	v6         51.0    633  (12.4x)         408   (8.0x)
 //
 // Run the benchmarks with
 //
