@@ -1,7 +1,6 @@
 package builder
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -91,13 +90,12 @@ func ReadManifest(path string) (m *schema.Manifest, found bool, err error) {
 		return nil, false, fmt.Errorf("read previous database %s: %w", path, err)
 	}
 	defer db.Close()
-	js, ok := db.Metadata.Description[schema.ManifestDescriptionKey]
-	if !ok {
+	pm, found, err := schema.ParseManifest(db.Metadata.Description)
+	if err != nil {
+		return nil, false, fmt.Errorf("read %s: %w", path, err)
+	}
+	if !found {
 		return nil, false, nil
 	}
-	m = new(schema.Manifest)
-	if err := json.Unmarshal([]byte(js), m); err != nil {
-		return nil, false, fmt.Errorf("read manifest of %s: %w", path, err)
-	}
-	return m, true, nil
+	return &pm, true, nil
 }

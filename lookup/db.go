@@ -1,7 +1,6 @@
 package lookup
 
 import (
-	"encoding/json"
 	"fmt"
 	"iter"
 	"math/bits"
@@ -412,15 +411,8 @@ func (db *DB) Metadata() Metadata { return db.meta }
 // there is a valid one. Each call parses it afresh, so the result is the
 // caller's to modify.
 func (db *DB) Manifest() (schema.Manifest, bool) {
-	s, ok := db.meta.Description[schema.ManifestDescriptionKey]
-	if !ok {
-		return schema.Manifest{}, false
-	}
-	var m schema.Manifest
-	if err := json.Unmarshal([]byte(s), &m); err != nil {
-		return schema.Manifest{}, false
-	}
-	return m, true
+	m, found, err := schema.ParseManifest(db.meta.Description)
+	return m, found && err == nil
 }
 
 // Len returns the number of ranges in the engine: runs of adjacent MMDB

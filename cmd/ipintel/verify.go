@@ -52,11 +52,7 @@ func runVerify(ctx context.Context, e *env, path string) int {
 	if err := lookup.VerifyFile(path); err != nil {
 		return report(e, "verify", err)
 	}
-	db, err := lookup.Open(path)
-	if err != nil {
-		return report(e, "verify", err)
-	}
-	problems, networks, records, err := checkSchema(ctx, path, db)
+	problems, networks, records, manifest, err := checkSchema(ctx, path)
 	if err != nil {
 		return report(e, "verify", err)
 	}
@@ -72,8 +68,8 @@ func runVerify(ctx context.Context, e *env, path string) int {
 		return exitRuntime
 	}
 	kind := "no ipintel manifest"
-	if m, ok := db.Manifest(); ok {
-		kind = fmt.Sprintf("ipintel schema v%d, %d feeds", m.SchemaVersion, len(m.Feeds))
+	if manifest != nil {
+		kind = fmt.Sprintf("ipintel schema v%d, %d feeds", manifest.SchemaVersion, len(manifest.Feeds))
 	}
 	fmt.Fprintf(e.stdout, "%s: ok: %d networks, %d distinct records, %s\n", path, networks, records, kind)
 	return exitOK
@@ -88,14 +84,19 @@ var boolKeys = []string{
 
 // checkSchema decodes every distinct record of the file with
 // maxminddb-golang (independently of ipintel's engine) and returns the
-// schema problems found, the number of networks and of distinct records.
-func checkSchema(ctx context.Context, path string, db *lookup.DB) (problems []string, networks, records int, err error) {
+// schema problems found, the number of networks and of distinct records,
+// and the ipintel manifest, nil when the file has none.
+func checkSchema(ctx context.Context, path string) (problems []string, networks, records int, m *schema.Manifest, err error) {
 	r, err := maxminddb.Open(path)
 	if err != nil {
-		return nil, 0, 0, fmt.Errorf("open %s: %w", path, err)
+		return nil, 0, 0, nil, fmt.Errorf("open %s: %w", path, err)
 	}
 	defer r.Close()
-	manifest, strict := db.Manifest()
+	manifest, strict, err := schema.ParseManifest(r.Metadata.Description)
+	if err != nil {
+		problems = append(problems, err.Error())
+		strict = false
+	}
 	feeds := map[string]bool{}
 	if strict {
 		if manifest.SchemaVersion != schema.SchemaVersion {
@@ -117,10 +118,10 @@ func checkSchema(ctx context.Context, path string, db *lookup.DB) (problems []st
 	seen := map[uintptr][]string{} // offset → problems of that record
 	for res := range r.Networks() {
 		if err := ctx.Err(); err != nil {
-			return nil, 0, 0, err
+			return nil, 0, 0, nil, err
 		}
 		if err := res.Err(); err != nil {
-			return nil, 0, 0, fmt.Errorf("walk %s: %w", path, err)
+			return nil, 0, 0, nil, fmt.Errorf("walk %s: %w", path, err)
 		}
 		networks++
 		off := res.Offset()
@@ -138,7 +139,10 @@ func checkSchema(ctx context.Context, path string, db *lookup.DB) (problems []st
 			problems = append(problems, fmt.Sprintf("network %s: %s", res.Prefix(), p))
 		}
 	}
-	return problems, networks, len(seen), nil
+	if strict {
+		m = &manifest
+	}
+	return problems, networks, len(seen), m, nil
 }
 
 // checkRecord returns the schema problems of one decoded record.

@@ -1,5 +1,10 @@
 package schema
 
+import (
+	"encoding/json"
+	"fmt"
+)
+
 // Manifest describes how a database was built. The builder stores it as
 // JSON in the MMDB metadata description under [ManifestDescriptionKey], so
 // it travels inside the file and every MaxMind reader ignores it safely.
@@ -41,4 +46,18 @@ type ManifestFeed struct {
 	Gate         string  `json:"gate"`                  // "ok", "fallback", "failed"
 	GateReason   string  `json:"gate_reason,omitempty"` // why a gate failed
 	FromCache    bool    `json:"from_cache,omitempty"`  // the last good cached copy was used
+}
+
+// ParseManifest returns the manifest stored in an MMDB metadata
+// description map under [ManifestDescriptionKey]. found is false when
+// there is none; err reports one that is not valid JSON.
+func ParseManifest(description map[string]string) (m Manifest, found bool, err error) {
+	s, ok := description[ManifestDescriptionKey]
+	if !ok {
+		return Manifest{}, false, nil
+	}
+	if err := json.Unmarshal([]byte(s), &m); err != nil {
+		return Manifest{}, true, fmt.Errorf("manifest: %w", err)
+	}
+	return m, true, nil
 }
