@@ -79,7 +79,7 @@
 // or two, then a record leaf or a range, and a 16-byte record whose
 // organisation is a slice of one shared string. Records are numbered by
 // how many ranges use them, so the few thousand that most networks share
-// sit together and stay in cache. An IPv4 range's start and record share
+// sit together in cache. An IPv4 range's start and record share
 // one uint64; an IPv6 range keeps the high half of its start beside its
 // record (16 bytes), with low halves stored only for the few leading
 // starts inside ::/64 that need one, since ipintel widens IPv6 to /64.
