@@ -258,7 +258,7 @@ func (db *DB) match6(addr netip.Addr) (uint32, netip.Prefix) {
 		if v == 0 {
 			return 0, netip.Prefix{}
 		}
-		return v, netip.PrefixFrom(addr, int(w>>wordRecBits&0xFF)).Masked()
+		return v, prefix6(addr, int(w>>wordRecBits&0xFF))
 	}
 	v := db.v6.val(i)
 	switch {
@@ -268,7 +268,7 @@ func (db *DB) match6(addr netip.Addr) (uint32, netip.Prefix) {
 		return db.matchAlias(addr, a, int(v&^valueAlias))
 	}
 	k := netBits128(a, db.v6.start(i), db.v6.end(i))
-	return v, netip.PrefixFrom(addr, 128-k).Masked()
+	return v, prefix6(addr, 128-k)
 }
 
 // matchAlias answers an IPv6 address inside an alias of the IPv4
@@ -289,7 +289,15 @@ func (db *DB) matchAlias(addr netip.Addr, a u128, depth int) (uint32, netip.Pref
 	if v == 0 {
 		return 0, netip.Prefix{}
 	}
-	return v, netip.PrefixFrom(addr, depth+pfx.Bits()).Masked()
+	return v, prefix6(addr, depth+pfx.Bits())
+}
+
+// prefix6 returns the network of n bits (0 ≤ n ≤ 128) that contains the
+// IPv6 address addr. Addr.Prefix masks and builds the prefix in one step,
+// where PrefixFrom(addr, n).Masked() builds it twice.
+func prefix6(addr netip.Addr, n int) netip.Prefix {
+	p, _ := addr.Prefix(n) // never fails: n is in range for IPv6
+	return p
 }
 
 // netBits128 is netBits32 for IPv6.
