@@ -55,18 +55,11 @@ var (
 
 // mmdbRecord is the part of a record ipintel understands.
 type mmdbRecord struct {
-	ASN                uint32 `maxminddb:"autonomous_system_number"`
-	ASOrg              string `maxminddb:"autonomous_system_organization"`
-	Organization       string `maxminddb:"organization"`
-	ISP                string `maxminddb:"isp"`
-	IsAnonymousVPN     bool   `maxminddb:"is_anonymous_vpn"`
-	IsHostingProvider  bool   `maxminddb:"is_hosting_provider"`
-	IsPublicProxy      bool   `maxminddb:"is_public_proxy"`
-	IsResidentialProxy bool   `maxminddb:"is_residential_proxy"`
-	IsTorExitNode      bool   `maxminddb:"is_tor_exit_node"`
-	IsAbuse            bool   `maxminddb:"is_abuse"`
-	IsCrawler          bool   `maxminddb:"is_crawler"`
-	IsAllowlisted      bool   `maxminddb:"is_allowlisted"`
+	schema.CategoryFlags
+	ASN          uint32 `maxminddb:"autonomous_system_number"`
+	ASOrg        string `maxminddb:"autonomous_system_organization"`
+	Organization string `maxminddb:"organization"`
+	ISP          string `maxminddb:"isp"`
 }
 
 // mmdbDecoded is what one data record turns into.
@@ -170,22 +163,6 @@ func (rec *mmdbRecord) entry() Entry {
 	if e.Org == "" {
 		e.Org = rec.ISP
 	}
-	for _, f := range [...]struct {
-		set bool
-		cat schema.Category
-	}{
-		{rec.IsTorExitNode, schema.CategoryTorExit},
-		{rec.IsAnonymousVPN, schema.CategoryVPN},
-		{rec.IsPublicProxy, schema.CategoryPublicProxy},
-		{rec.IsResidentialProxy, schema.CategoryResidentialProxy},
-		{rec.IsHostingProvider, schema.CategoryHosting},
-		{rec.IsAbuse, schema.CategoryAbuse},
-		{rec.IsCrawler, schema.CategoryCrawler},
-		{rec.IsAllowlisted, schema.CategoryAllow},
-	} {
-		if f.set {
-			e.Categories |= f.cat
-		}
-	}
+	e.Categories = rec.Categories()
 	return e
 }

@@ -86,36 +86,11 @@ type record struct {
 // must match the keys in internal/schema; TestRecordTagsMatchSchema checks.
 // Keys it does not name are skipped by the decoder; missing ones stay zero.
 type mmdbRecord struct {
-	IsAnonymousVPN     bool     `maxminddb:"is_anonymous_vpn"`
-	IsHostingProvider  bool     `maxminddb:"is_hosting_provider"`
-	IsPublicProxy      bool     `maxminddb:"is_public_proxy"`
-	IsResidentialProxy bool     `maxminddb:"is_residential_proxy"`
-	IsTorExitNode      bool     `maxminddb:"is_tor_exit_node"`
-	IsAbuse            bool     `maxminddb:"is_abuse"`
-	IsCrawler          bool     `maxminddb:"is_crawler"`
-	IsAllowlisted      bool     `maxminddb:"is_allowlisted"`
-	ASN                uint32   `maxminddb:"autonomous_system_number"`
-	Org                string   `maxminddb:"autonomous_system_organization"`
-	RiskScore          *uint16  `maxminddb:"risk_score"`
-	Sources            []string `maxminddb:"sources"`
-}
-
-func (m *mmdbRecord) categories() Category {
-	var c Category
-	set := func(b bool, cat Category) {
-		if b {
-			c |= cat
-		}
-	}
-	set(m.IsTorExitNode, CategoryTorExit)
-	set(m.IsAnonymousVPN, CategoryVPN)
-	set(m.IsPublicProxy, CategoryPublicProxy)
-	set(m.IsResidentialProxy, CategoryResidentialProxy)
-	set(m.IsHostingProvider, CategoryHosting)
-	set(m.IsAbuse, CategoryAbuse)
-	set(m.IsCrawler, CategoryCrawler)
-	set(m.IsAllowlisted, CategoryAllow)
-	return c
+	schema.CategoryFlags
+	ASN       uint32   `maxminddb:"autonomous_system_number"`
+	Org       string   `maxminddb:"autonomous_system_organization"`
+	RiskScore *uint16  `maxminddb:"risk_score"`
+	Sources   []string `maxminddb:"sources"`
 }
 
 // recordTable decodes each distinct MMDB data record once and interns the
@@ -191,7 +166,7 @@ func (t *recordTable) index(offset uintptr) (uint32, error) {
 		score = uint8(min(*m.RiskScore, 100))
 	}
 	rec := record{
-		cat:    m.categories(),
+		cat:    m.Categories(),
 		asn:    m.ASN,
 		orgOff: org,
 		orgLen: uint16(len(m.Org)),
