@@ -170,7 +170,9 @@ func build(r *maxminddb.Reader, buf []byte) (*DB, error) {
 // Lookup does not allocate, lock or decode.
 func (db *DB) Lookup(addr netip.Addr) (Record, bool) {
 	// The helpers return a record index and the network, which fit in
-	// registers; the Record is built once, here.
+	// registers; the Record is built once, here, field by field like
+	// db.record: calling db.record and then setting Network measured
+	// 5-13% slower with both cores busy.
 	var v uint32
 	var pfx netip.Prefix
 	switch {
