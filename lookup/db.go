@@ -256,7 +256,7 @@ func (db *DB) match6(addr netip.Addr) (uint32, netip.Prefix) {
 	// then copied as one 16-byte word, a load that cannot be forwarded
 	// from the two stores and waits for them to retire. Through AsSlice
 	// (inlined, on the stack) each half is loaded as it was stored:
-	// 35% off the IPv6 trie walk.
+	// 11 ns (16%) off an IPv6 lookup on the full-size database.
 	b := addr.AsSlice()
 	a := u128{beUint64(b[:8]), beUint64(b[8:16])}
 	i, w := db.v6.find(a)
