@@ -274,7 +274,7 @@ func (db *DB) match6(addr netip.Addr) (uint32, netip.Prefix) {
 	case v&valueAlias != 0:
 		return db.matchAlias(addr, a, int(v&^valueAlias))
 	}
-	k := db.v6.hostBits(a, i)
+	k := netBits128(a, db.v6.start(i), db.v6.end(i))
 	return v, prefix6(addr, 128-k)
 }
 

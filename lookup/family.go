@@ -303,20 +303,6 @@ func (f *family6) val(i int) uint32 { return f.r[i].val }
 
 func (f *family6) end(i int) u128 { return f.start(i + 1).subOne() }
 
-// hostBits returns netBits128(a, f.start(i), f.end(i)) for an address a
-// in range i. Past the leading starts with low halves, both ends of the
-// range are /64-aligned and the answer follows from the high halves
-// alone, without netBits128's branches on which half differs.
-func (f *family6) hostBits(a u128, i int) int {
-	if i < len(f.lo) {
-		return netBits128(a, f.start(i), f.end(i))
-	}
-	s, e := f.r[i].hi, f.r[i+1].hi-1 // the sentinel's 0 wraps to the last /64
-	kl := max(bits.Len64(a.hi^s)-1, bits.TrailingZeros64(s))
-	kr := max(bits.Len64(a.hi^e)-1, bits.TrailingZeros64(^e))
-	return 64 + min(kl, kr)
-}
-
 func (f *family6) bytes() int { return 16*len(f.r) + 8*len(f.lo) + f.trie.bytes() }
 
 // find returns what family4.find returns.
