@@ -13,6 +13,7 @@ type CategoryFlags struct {
 	IsAbuse            bool `maxminddb:"is_abuse"`
 	IsCrawler          bool `maxminddb:"is_crawler"`
 	IsAllowlisted      bool `maxminddb:"is_allowlisted"`
+	IsRelay            bool `maxminddb:"is_relay"`
 }
 
 // Categories returns the categories whose flags are set.
@@ -30,6 +31,7 @@ func (f CategoryFlags) Categories() Category {
 		{f.IsAbuse, CategoryAbuse},
 		{f.IsCrawler, CategoryCrawler},
 		{f.IsAllowlisted, CategoryAllow},
+		{f.IsRelay, CategoryRelay},
 	} {
 		if x.set {
 			c |= x.cat

@@ -27,8 +27,15 @@ const (
 	KeyIsAbuse       = "is_abuse"
 	KeyIsCrawler     = "is_crawler"
 	KeyIsAllowlisted = "is_allowlisted"
+	KeyIsRelay       = "is_relay"
 	KeyRiskScore     = "risk_score"
 	KeySources       = "sources"
+
+	// Fields named as in GeoIP Anonymous Plus.
+	KeyProviderName         = "provider_name"
+	KeyAnonymizerConfidence = "anonymizer_confidence"
+	KeyNetworkLastSeen      = "network_last_seen"
+	KeyNetworkFirstSeen     = "network_first_seen"
 )
 
 // Metadata written by the builder.
@@ -56,6 +63,7 @@ const (
 	CategoryAbuse
 	CategoryCrawler
 	CategoryAllow
+	CategoryRelay
 
 	// CategoryRisk holds the categories an allowlist clears.
 	CategoryRisk = CategoryTorExit | CategoryVPN | CategoryPublicProxy |
@@ -63,9 +71,12 @@ const (
 	// CategoryAnonymous holds the categories that set is_anonymous.
 	CategoryAnonymous = CategoryVPN | CategoryPublicProxy | CategoryResidentialProxy |
 		CategoryTorExit | CategoryHosting
+	// CategoryAnonymizer holds the anonymizer categories: the ones
+	// anonymizer_confidence speaks for, and whose feeds win the provider.
+	CategoryAnonymizer = CategoryTorExit | CategoryVPN | CategoryPublicProxy | CategoryResidentialProxy
 )
 
-// categoryInfo lists every single category in bit order.
+// categoryInfo lists every single category, in the order names are listed.
 var categoryInfo = [...]struct {
 	cat    Category
 	name   string // as in configs, CLI flags and JSON
@@ -79,10 +90,12 @@ var categoryInfo = [...]struct {
 	{CategoryHosting, "hosting", KeyIsHostingProvider, 0.4},
 	{CategoryAbuse, "abuse", KeyIsAbuse, 0.6},
 	{CategoryCrawler, "crawler", KeyIsCrawler, 0},
+	{CategoryRelay, "relay", KeyIsRelay, 0},
 	{CategoryAllow, "allow", KeyIsAllowlisted, 0},
 }
 
-// Categories returns every single category in bit order.
+// Categories returns every single category, risk categories first, then
+// crawler, relay and the allow marker.
 func Categories() []Category {
 	out := make([]Category, len(categoryInfo))
 	for i, c := range categoryInfo {
@@ -125,7 +138,7 @@ func (c Category) DefaultWeight() float64 {
 	return 0
 }
 
-// Names returns the names of the categories in c, in bit order.
+// Names returns the names of the categories in c, in the order of [Categories].
 func (c Category) Names() []string {
 	var out []string
 	for _, ci := range categoryInfo {
@@ -165,6 +178,7 @@ const (
 	KindHosting          = "hosting"
 	KindAbuse            = "abuse"
 	KindCrawler          = "crawler"
+	KindRelay            = "relay"
 	KindAllow            = "allow"
 	KindASN              = "asn"
 )
@@ -172,7 +186,7 @@ const (
 // Kinds returns every feed kind.
 func Kinds() []string {
 	return []string{KindTor, KindVPN, KindPublicProxy, KindResidentialProxy,
-		KindHosting, KindAbuse, KindCrawler, KindAllow, KindASN}
+		KindHosting, KindAbuse, KindCrawler, KindRelay, KindAllow, KindASN}
 }
 
 // KindCategory returns the category a feed of the given kind sets. It
@@ -193,6 +207,8 @@ func KindCategory(kind string) (Category, bool) {
 		return CategoryAbuse, true
 	case KindCrawler:
 		return CategoryCrawler, true
+	case KindRelay:
+		return CategoryRelay, true
 	case KindAllow:
 		return CategoryAllow, true
 	case KindASN:
