@@ -46,7 +46,8 @@ type Builder struct {
 	orgs       []string
 	orgIndex   map[string]uint32
 	stats      Stats
-	written    bool // WriteTo consumed the added entries
+	written    bool         // the merge consumed the added entries
+	result     *mergeResult // the merge's result, once run
 }
 
 // ErrWritten is returned by Add, AddFeed and WriteTo after WriteTo: the

@@ -88,11 +88,23 @@ type asnInfo struct {
 
 // record is one distinct MMDB record.
 type record struct {
-	cats    schema.Category
-	asn     uint32
-	org     string
-	sources []string
-	score   uint16
+	cats       schema.Category
+	asn        uint32
+	org        string
+	sources    []string
+	score      uint16
+	provider   string     // provider_name, "" when none
+	confidence uint16     // anonymizer_confidence, 0 when no anonymizer category
+	cleared    []clearing // evidence another feed cleared, sorted
+	firstSeen  string     // network_first_seen, YYYY-MM-DD, "" when unknown
+	lastSeen   string     // network_last_seen, YYYY-MM-DD, "" when unknown
+}
+
+// clearing is one feed's category that another feed's evidence cleared.
+type clearing struct {
+	feed string          // the feed whose evidence was cleared
+	cats schema.Category // what was cleared
+	by   string          // the feed that cleared it
 }
 
 // outRange is a disjoint span of the output with its record.

@@ -29,46 +29,15 @@ import (
 // IPv4 lives at ::/96 with mmdbwriter's default aliases (::ffff:0:0/96,
 // 2001::/32, 2002::/16).
 func (b *Builder) WriteTo(w io.Writer) (int64, error) {
-	if b.written {
-		return 0, ErrWritten
+	m, err := b.merged()
+	if err != nil {
+		return 0, err
 	}
-	b.written = true
-	ranges, recs := b.merge()
-	maps := make([]mmdbtype.Map, len(recs))
-	for i, r := range recs {
+	maps := make([]mmdbtype.Map, len(m.recs))
+	for i, r := range m.recs {
 		maps[i] = r.mmdbMap()
 	}
-
-	// Split the ranges into prefixes once, counting as we go.
-	cats := map[string]CategoryStats{}
-	var pfxs []netip.Prefix
-	var recOf []int32
-	for _, r := range ranges {
-		n0 := len(pfxs)
-		pfxs = r.s.rangeOf().AppendPrefixes(pfxs)
-		rec := recs[r.rec]
-		for _, p := range pfxs[n0:] {
-			recOf = append(recOf, r.rec)
-			for _, c := range schema.Categories() {
-				if rec.cats&c == 0 {
-					continue
-				}
-				cs := cats[c.Name()]
-				cs.Networks++
-				if p.Addr().Is4() {
-					cs.IPv4 += uint64(1) << (32 - p.Bits())
-				} else if p.Bits() <= 64 {
-					cs.IPv6 = satAdd(cs.IPv6, 64-p.Bits())
-				} else {
-					cs.IPv6++
-				}
-				cats[c.Name()] = cs
-			}
-		}
-	}
-	b.stats.Categories = cats
-	b.stats.Networks = len(pfxs)
-	b.stats.Records = len(recs)
+	pfxs, recOf := m.pfxs, m.recOf
 
 	desc := map[string]string{"en": b.opts.Description}
 	if m := b.opts.Manifest; m != nil {
@@ -109,6 +78,59 @@ func (b *Builder) WriteTo(w io.Writer) (int64, error) {
 		return n, fmt.Errorf("write mmdb: %w", err)
 	}
 	return n, nil
+}
+
+// mergeResult is the merged database: every network (prefix) in address
+// order with the index of its record.
+type mergeResult struct {
+	pfxs  []netip.Prefix
+	recOf []int32
+	recs  []*record
+}
+
+// merged runs the merge on first use and returns its result; the main
+// database and every companion file are written from the same result.
+func (b *Builder) merged() (*mergeResult, error) {
+	if b.result != nil {
+		return b.result, nil
+	}
+	if b.written {
+		return nil, ErrWritten
+	}
+	b.written = true
+	ranges, recs := b.merge()
+	// Split the ranges into prefixes once, counting as we go.
+	cats := map[string]CategoryStats{}
+	var pfxs []netip.Prefix
+	var recOf []int32
+	for _, r := range ranges {
+		n0 := len(pfxs)
+		pfxs = r.s.rangeOf().AppendPrefixes(pfxs)
+		rec := recs[r.rec]
+		for _, p := range pfxs[n0:] {
+			recOf = append(recOf, r.rec)
+			for _, c := range schema.Categories() {
+				if rec.cats&c == 0 {
+					continue
+				}
+				cs := cats[c.Name()]
+				cs.Networks++
+				if p.Addr().Is4() {
+					cs.IPv4 += uint64(1) << (32 - p.Bits())
+				} else if p.Bits() <= 64 {
+					cs.IPv6 = satAdd(cs.IPv6, 64-p.Bits())
+				} else {
+					cs.IPv6++
+				}
+				cats[c.Name()] = cs
+			}
+		}
+	}
+	b.stats.Categories = cats
+	b.stats.Networks = len(pfxs)
+	b.stats.Records = len(recs)
+	b.result = &mergeResult{pfxs: pfxs, recOf: recOf, recs: recs}
+	return b.result, nil
 }
 
 // recordSize picks the smallest MMDB record size that surely holds the
@@ -158,6 +180,29 @@ func (r *record) mmdbMap() mmdbtype.Map {
 			src[i] = mmdbtype.String(s)
 		}
 		m[schema.KeySources] = src
+	}
+	if r.provider != "" {
+		m[schema.KeyProviderName] = mmdbtype.String(r.provider)
+	}
+	if r.confidence != 0 {
+		m[schema.KeyAnonymizerConfidence] = mmdbtype.Uint16(r.confidence)
+	}
+	if r.firstSeen != "" {
+		m[schema.KeyNetworkFirstSeen] = mmdbtype.String(r.firstSeen)
+	}
+	if r.lastSeen != "" {
+		m[schema.KeyNetworkLastSeen] = mmdbtype.String(r.lastSeen)
+	}
+	if len(r.cleared) > 0 {
+		cl := make(mmdbtype.Slice, len(r.cleared))
+		for i, c := range r.cleared {
+			cl[i] = mmdbtype.Map{
+				"feed":     mmdbtype.String(c.feed),
+				"category": mmdbtype.String(c.cats.String()),
+				"by":       mmdbtype.String(c.by),
+			}
+		}
+		m[schema.KeyCleared] = cl
 	}
 	return m
 }

@@ -30,6 +30,11 @@ const (
 	KeyIsRelay       = "is_relay"
 	KeyRiskScore     = "risk_score"
 	KeySources       = "sources"
+	// KeyCleared lists the evidence that clearing feeds outranked (DESIGN
+	// §4 Clearing): an array of maps {"feed", "category", "by"}, where
+	// category is the comma-separated names of what feed's entries set and
+	// by cleared. Written only when something was cleared; explain reads it.
+	KeyCleared = "cleared"
 
 	// Fields named as in GeoIP Anonymous Plus.
 	KeyProviderName         = "provider_name"
