@@ -21,10 +21,47 @@ type Feed struct {
 	// Kind is one of schema.Kinds(): the category its entries set, or
 	// "asn" for an IP→ASN table.
 	Kind string
-	// Weight is the score weight of the feed (the noisy-OR term it adds
-	// once to every network it sets a category on). Ignored for the asn
+	// Weight is the score weight of the category the feed sets on the
+	// networks it covers; a category counts once, with the largest weight
+	// among the feeds that set it (DESIGN.md §4 Score). Ignored for the asn
 	// and allow kinds.
 	Weight float64
+	// Provider is the provider_name of the feed's entries that carry none.
+	Provider string
+	// Confidence (1-99) is how sure the feed is of its entries'
+	// anonymizer categories; 0 means [DefaultConfidence].
+	Confidence int
+	// Clears is what the feed's evidence clears on the networks it covers
+	// (DESIGN.md §4 Clearing); nil means its kind's default, see
+	// [KindClears]. A pointer to 0 clears nothing.
+	Clears *schema.Category
+	// InferPrefix and InferPrefix6, when set, make every IPv4 block of
+	// that length (IPv6 block) holding at least InferMin of the feed's
+	// entries of one provider an entry of the feed at InferConfidence
+	// (DESIGN.md §4 Block inference).
+	InferPrefix, InferPrefix6 int
+	// InferMin is the least number of entries that make a block; 0 means 2.
+	InferMin int
+	// InferConfidence is the confidence of an inferred block; 0 means 50.
+	InferConfidence int
+}
+
+// DefaultConfidence is the confidence of a feed that sets none and whose
+// format implies none (DESIGN.md §4 Confidence).
+const DefaultConfidence = 70
+
+// KindClears returns what a feed of the given kind clears by default:
+// allow and crawler feeds clear every risk category (a verified crawler is
+// allowed), relay feeds clear hosting (relay exits carry real users),
+// other kinds nothing.
+func KindClears(kind string) schema.Category {
+	switch kind {
+	case schema.KindAllow, schema.KindCrawler:
+		return schema.CategoryRisk
+	case schema.KindRelay:
+		return schema.CategoryHosting
+	}
+	return 0
 }
 
 // FeedStats counts what one feed added to a [Builder].

@@ -50,7 +50,10 @@ type Entry struct {
 	ASN        uint32
 	Org        string
 	Categories schema.Category
-	Line       int // 1-based line (or record number for binary formats)
+	// Provider names the operator an entry belongs to, when the format
+	// says (vpn-servers: the VPN provider); "" otherwise.
+	Provider string
+	Line     int // 1-based line (or record number for binary formats)
 }
 
 // LineError reports one rejected line of a feed. Parsers skip the line and
