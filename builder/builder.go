@@ -113,7 +113,7 @@ func (b *Builder) AddFeed(f Feed) error {
 		return fmt.Errorf("feed %q: block inference %d/%d (min %d) out of range", f.Name, f.InferPrefix, f.InferPrefix6, f.InferMin)
 	}
 	clears := KindClears(f.Kind)
-	if f.Clears != nil {
+	if f.Clears != nil && f.Kind != schema.KindAllow {
 		clears = *f.Clears
 	}
 	conf := f.Confidence

@@ -372,6 +372,9 @@ func ParseConfig(data []byte, path string) (*Config, error) {
 			}
 			f.Confidence = *ff.Confidence
 		}
+		if ff.Clears != nil && ff.Kind == schema.KindAllow {
+			bad(at("clears"), "feed %q: an allow feed always clears every risk category; clears does not apply", ff.Name)
+		}
 		if ff.Clears != nil {
 			var cl schema.Category
 			for _, name := range ff.Clears {

@@ -34,7 +34,8 @@ type Feed struct {
 	Confidence int
 	// Clears is what the feed's evidence clears on the networks it covers
 	// (DESIGN.md §4 Clearing); nil means its kind's default, see
-	// [KindClears]. A pointer to 0 clears nothing.
+	// [KindClears]. A pointer to 0 clears nothing. An allow feed always
+	// clears every risk category: Clears is ignored for it.
 	Clears *schema.Category
 	// InferPrefix and InferPrefix6, when set, make every IPv4 block of
 	// that length (IPv6 block) holding at least InferMin of the feed's
@@ -263,7 +264,8 @@ func (b *Builder) Add(feed string, e feeds.Entry) error {
 		cats = c
 	}
 	k := layerKey{cats: cats, provider: cmp.Or(e.Provider, f.Provider), conf: f.conf}
-	if e.Provider != "" || f.InferPrefix > 0 || f.InferPrefix6 > 0 {
+	if k.provider != "" || f.InferPrefix > 0 || f.InferPrefix6 > 0 {
+		// The most specific entry names the provider, across feeds too.
 		k.bits = uint8(pfx.Bits())
 	}
 	b.addSpan(fi, k, s)
