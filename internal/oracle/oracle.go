@@ -142,7 +142,7 @@ func (f *Feed) clears() schema.Category {
 // is inferred for a provider when it holds at least InferMin distinct
 // entries of that provider.
 func Inferred(f Feed) []feeds.Entry {
-	if f.Kind == schema.KindASN {
+	if f.Kind == schema.KindASN || f.InferPrefix <= 0 && f.InferPrefix6 <= 0 {
 		return nil
 	}
 	type key struct {
