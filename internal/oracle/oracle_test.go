@@ -215,6 +215,34 @@ func TestLookup(t *testing.T) {
 			want: Answer{Found: true, Categories: vpn, Sources: []string{"vpn-servers"}, Score: 50, Provider: "P", Confidence: 99},
 		},
 		{
+			name: "blocks of two providers tie to the smallest name",
+			fs: []Feed{{Name: "v", Kind: schema.KindVPN, Weight: 0.5, InferPrefix: 24, Entries: []feeds.Entry{
+				{Prefix: netip.MustParsePrefix("45.1.2.1/32"), Provider: "Q"},
+				{Prefix: netip.MustParsePrefix("45.1.2.2/32"), Provider: "Q"},
+				{Prefix: netip.MustParsePrefix("45.1.2.3/32"), Provider: "P"},
+				{Prefix: netip.MustParsePrefix("45.1.2.4/32"), Provider: "P"},
+			}}},
+			addr: "45.1.2.100",
+			want: Answer{Found: true, Categories: vpn, Sources: []string{"v"}, Score: 50, Provider: "P", Confidence: 50},
+		},
+		{
+			name: "an exact entry beats a block of its length",
+			fs: []Feed{{Name: "v", Kind: schema.KindVPN, Weight: 0.5, InferPrefix: 24, Entries: []feeds.Entry{
+				{Prefix: netip.MustParsePrefix("45.1.2.1/32"), Provider: "P"},
+				{Prefix: netip.MustParsePrefix("45.1.2.2/32"), Provider: "P"},
+				{Prefix: netip.MustParsePrefix("45.1.2.0/24"), Provider: "Z"},
+			}}},
+			addr: "45.1.2.100",
+			want: Answer{Found: true, Categories: vpn, Sources: []string{"v"}, Score: 50, Provider: "Z", Confidence: 70},
+		},
+		{
+			name: "IPv6 servers count before they are widened to their /64",
+			fs: []Feed{{Name: "v", Kind: schema.KindVPN, Weight: 0.5, InferPrefix6: 48,
+				Entries: entries("2a00:1:2:3::1/128", "2a00:1:2:3::2/128")}},
+			addr: "2a00:1:2:ff::1",
+			want: Answer{Found: true, Categories: vpn, Sources: []string{"v"}, Score: 50, Confidence: 50},
+		},
+		{
 			name: "an asn-list flags its ASN, named by the first asn-names feed",
 			fs:   asnFeeds,
 			addr: "45.3.0.1",
