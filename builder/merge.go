@@ -2,6 +2,7 @@ package builder
 
 import (
 	"cmp"
+	"context"
 	"errors"
 	"fmt"
 	"math/bits"
@@ -527,7 +528,7 @@ type event struct {
 // over every boundary of every feed's coverage, the ASN spans and the
 // masks (reserved and aliased space). Between two boundaries nothing
 // changes, so each elementary interval gets one record.
-func (b *Builder) merge() ([]outRange, []*record) {
+func (b *Builder) merge(ctx context.Context) ([]outRange, []*record, error) {
 	b.inferBlocks()
 	for _, l := range b.layers {
 		l.spans = normalizeSpans(l.spans)
@@ -580,7 +581,12 @@ func (b *Builder) merge() ([]outRange, []*record) {
 	m := newRecordMaker(b, infos)
 	var out []outRange
 	key := make([]byte, 0, 8*words+4)
-	for i := 0; i < len(evs); {
+	for i, step := 0, 0; i < len(evs); step++ {
+		if step%(1<<16) == 0 {
+			if err := ctx.Err(); err != nil {
+				return nil, nil, err
+			}
+		}
 		at := evs[i].at
 		for ; i < len(evs) && evs[i].at == at; i++ {
 			e := evs[i]
@@ -623,7 +629,7 @@ func (b *Builder) merge() ([]outRange, []*record) {
 		}
 		out = append(out, outRange{span{at, hi}, rec})
 	}
-	return out, m.records
+	return out, m.records, nil
 }
 
 func appendUint64(b []byte, v uint64) []byte {
