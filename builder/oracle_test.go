@@ -184,7 +184,12 @@ func parseConfigFeeds(t *testing.T, cfg *builder.Config) []oracle.Feed {
 		if err != nil {
 			t.Fatal(err)
 		}
-		f := oracle.Feed{Name: fc.Name, Kind: fc.Kind, Weight: cfg.EffectiveWeight(fc), Confidence: formatConfidence(fc.Format)}
+		f := oracle.Feed{Name: fc.Name, Kind: fc.Kind, Weight: cfg.EffectiveWeight(fc), Provider: fc.Provider,
+			Confidence: fc.Confidence, Clears: fc.Clears, InferPrefix: fc.InferPrefix, InferPrefix6: fc.InferPrefix6,
+			InferMin: fc.InferMin, InferConfidence: fc.InferConfidence}
+		if f.Confidence == 0 {
+			f.Confidence = formatConfidence(fc.Format)
+		}
 		_, err = feeds.Parse(fh, feeds.Options{Format: fc.Format, Source: fc.Name, MinCount: fc.MinCount,
 			CIDRColumn: fc.CIDRColumn, StartColumn: fc.StartColumn, EndColumn: fc.EndColumn},
 			func(e feeds.Entry) { f.Entries = append(f.Entries, e) })
