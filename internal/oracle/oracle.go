@@ -120,12 +120,14 @@ func (f *Feed) provider(e feeds.Entry) string {
 	return f.Provider
 }
 
-// clears returns what f clears: its Clears, else its kind's default
-// (allow and crawler: every risk category; relay: hosting). The allow
-// marker is never cleared.
+// clears returns what f clears: an allow feed every risk category, always;
+// another feed its Clears, else its kind's default (crawler: every risk
+// category; relay: hosting). The allow marker is never cleared.
 func (f *Feed) clears() schema.Category {
 	var c schema.Category
 	switch {
+	case f.Kind == schema.KindAllow:
+		c = schema.CategoryRisk
 	case f.Clears != nil:
 		c = *f.Clears
 	case f.Kind == schema.KindAllow, f.Kind == schema.KindCrawler:
@@ -277,8 +279,8 @@ func Lookup(fs []Feed, opts Options, addr netip.Addr) Answer {
 	}
 
 	// Clearing: every feed that sets a category here clears, on every
-	// other such feed, what it clears; the first clearing feed in config
-	// order is the one named.
+	// other such feed, what it clears; every clearing feed is named with
+	// what it clears of what the feed set.
 	a := Answer{}
 	left := make([]schema.Category, len(fs))
 	for gi := range fs {
@@ -290,7 +292,7 @@ func Lookup(fs []Feed, opts Options, addr netip.Addr) Answer {
 			if ci == gi || hits[ci].cats == 0 {
 				continue
 			}
-			if x := left[gi] & fs[ci].clears(); x != 0 {
+			if x := hits[gi].cats & fs[ci].clears(); x != 0 {
 				left[gi] &^= x
 				a.Cleared = append(a.Cleared, Cleared{Feed: fs[gi].Name, Category: x.String(), By: fs[ci].Name})
 			}

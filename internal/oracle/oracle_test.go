@@ -128,7 +128,7 @@ func TestLookup(t *testing.T) {
 			want: Answer{Found: true, Categories: hosting | schema.CategoryCrawler, Sources: []string{"bot", "dc"}, Score: 40},
 		},
 		{
-			name: "allow clears every risk category; the clearing feed listed first is named",
+			name: "allow clears every risk category; every clearing feed is named",
 			fs: []Feed{
 				{Name: "tor", Kind: schema.KindTor, Weight: 0.9, Confidence: 99, Entries: entries("45.1.2.3/32")},
 				{Name: "bot", Kind: schema.KindCrawler, Entries: entries("45.1.2.0/24")},
@@ -136,16 +136,17 @@ func TestLookup(t *testing.T) {
 			},
 			addr: "45.1.2.3",
 			want: Answer{Found: true, Categories: schema.CategoryAllow | schema.CategoryCrawler, Sources: []string{"allow", "bot"},
-				Cleared: []Cleared{{"tor", "tor_exit", "bot"}}},
+				Cleared: []Cleared{{"tor", "tor_exit", "allow"}, {"tor", "tor_exit", "bot"}}},
 		},
 		{
-			name: "an allow feed that clears nothing still zeroes the score",
+			name: "an allow feed clears every risk category whatever its Clears says",
 			fs: []Feed{
 				{Name: "tor", Kind: schema.KindTor, Weight: 0.9, Entries: entries("45.1.2.3/32")},
 				{Name: "allow", Kind: schema.KindAllow, Clears: clears(0), Entries: entries("45.1.0.0/16")},
 			},
 			addr: "45.1.2.3",
-			want: Answer{Found: true, Categories: schema.CategoryAllow | tor, Sources: []string{"allow", "tor"}, Confidence: 70},
+			want: Answer{Found: true, Categories: schema.CategoryAllow, Sources: []string{"allow"},
+				Cleared: []Cleared{{"tor", "tor_exit", "allow"}}},
 		},
 		{
 			name: "feeds that clear each other both go",
