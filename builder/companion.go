@@ -255,34 +255,52 @@ type OutputSummary struct {
 }
 
 // writeOutputs writes the companion file of every [[output]] from b's
-// merge. All files of a build are published together or not at all: each
-// is first written to a temporary file beside its path and synced, and
-// only when every one has been written are they renamed over their paths.
-// On error no path has been touched, unless a rename itself fails.
+// merge. All files are published together or not at all: each is first
+// written to a temporary file beside its path and synced, and only when
+// every one has been written are they renamed over their paths. On error
+// no path has been touched, unless a rename itself fails.
 func writeOutputs(b *Builder, outs []OutputConfig) ([]OutputSummary, error) {
+	_, sums, err := writeBuild(b, "", outs)
+	return sums, err
+}
+
+// writeBuild is writeOutputs with the main database as well: when out is
+// not "", b's main file is staged first and published with the
+// companions, so a build replaces either all of its files or none. It
+// returns the main file's size.
+func writeBuild(b *Builder, out string, outs []OutputConfig) (int64, []OutputSummary, error) {
 	var staged []*stagedFile
 	defer func() {
 		for _, s := range staged {
 			s.discard()
 		}
 	}()
+	var size int64
+	if out != "" {
+		s, err := stage(out, b.WriteTo)
+		if err != nil {
+			return 0, nil, err
+		}
+		staged = append(staged, s)
+		size = s.size
+	}
 	sums := make([]OutputSummary, 0, len(outs))
 	for _, o := range outs {
 		c, err := b.companion(o.Product)
 		if err != nil {
-			return nil, fmt.Errorf("output %s: %w", o.Path, err)
+			return 0, nil, fmt.Errorf("output %s: %w", o.Path, err)
 		}
 		s, err := stage(o.Path, c.tree.WriteTo)
 		if err != nil {
-			return nil, err
+			return 0, nil, err
 		}
 		staged = append(staged, s)
 		sums = append(sums, OutputSummary{Path: o.Path, Product: o.Product, Networks: c.networks, Size: s.size})
 	}
 	if err := commitStaged(staged); err != nil {
-		return nil, err
+		return 0, nil, err
 	}
-	return sums, nil
+	return size, sums, nil
 }
 
 // stagedFile is a finished, synced temporary file waiting to be renamed

@@ -563,6 +563,83 @@ func TestWriteOutputsAllOrNothing(t *testing.T) {
 	assertNoTemps(t, dir)
 }
 
+// TestWriteBuild: the main file is published with the companions, and
+// kept with them when one fails.
+func TestWriteBuild(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	out := filepath.Join(dir, "ipintel.mmdb")
+	old := []byte("the previous build's file")
+	if err := os.WriteFile(out, old, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	outs := []OutputConfig{
+		{Path: filepath.Join(dir, "asn.mmdb"), Product: ProductASN},
+		{Path: filepath.Join(dir, "missing-dir", "anon.mmdb"), Product: ProductAnonymousIP},
+	}
+	if _, _, err := writeBuild(syntheticBuilder(t, plusResult()), out, outs); err == nil {
+		t.Fatal("writeBuild with an unwritable output succeeded")
+	}
+	if got, _ := os.ReadFile(out); !bytes.Equal(got, old) {
+		t.Errorf("main file = %q, want its previous bytes %q", got, old)
+	}
+	if _, err := os.Stat(outs[0].Path); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("first output published by a failed build: %v", err)
+	}
+	assertNoTemps(t, dir)
+
+	outs[1].Path = filepath.Join(dir, "anon.mmdb")
+	b := syntheticBuilder(t, plusResult())
+	size, sums, err := writeBuild(b, out, outs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if _, err := b.WriteTo(&buf); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := os.ReadFile(out); !bytes.Equal(got, buf.Bytes()) || size != int64(buf.Len()) {
+		t.Errorf("main file: %d bytes, size %d; want WriteTo's %d bytes", len(got), size, buf.Len())
+	}
+	if len(sums) != 2 || sums[0].Product != ProductASN || sums[1].Product != ProductAnonymousIP {
+		t.Errorf("summaries = %+v", sums)
+	}
+	assertNoTemps(t, dir)
+}
+
+// TestWriteBuildInterrupted: a build stopped after every file was
+// written, before the renames, leaves every path as it was. Not parallel:
+// it sets the beforeRename hook.
+func TestWriteBuildInterrupted(t *testing.T) {
+	dir := t.TempDir()
+	out := filepath.Join(dir, "ipintel.mmdb")
+	outs := []OutputConfig{{Path: filepath.Join(dir, "asn.mmdb"), Product: ProductASN}}
+	for _, p := range []string{out, outs[0].Path} {
+		if err := os.WriteFile(p, []byte(p), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	calls := 0
+	old := beforeRename
+	beforeRename = func(tmp string) error {
+		calls++
+		if calls == 2 {
+			return errors.New("killed")
+		}
+		return nil
+	}
+	defer func() { beforeRename = old }()
+	if _, _, err := writeBuild(syntheticBuilder(t, plusResult()), out, outs); err == nil || !strings.Contains(err.Error(), "killed") {
+		t.Fatalf("writeBuild = %v, want the hook's error", err)
+	}
+	for _, p := range []string{out, outs[0].Path} {
+		if got, _ := os.ReadFile(p); string(got) != p {
+			t.Errorf("%s = %q, want its previous bytes", p, got)
+		}
+	}
+	assertNoTemps(t, dir)
+}
+
 func TestParseProduct(t *testing.T) {
 	t.Parallel()
 	for _, p := range Products() {
