@@ -36,6 +36,16 @@ type Config struct {
 	Feeds   []FeedConfig
 	// Gates are the whole-database gates of the [gates] table.
 	Gates Gates
+	// Outputs holds the [[output]] tables: companion files for MaxMind's
+	// readers (DESIGN.md §10).
+	Outputs []OutputConfig
+}
+
+// OutputConfig is one [[output]] table.
+type OutputConfig struct {
+	Path    string  // resolved against the config file's directory
+	Product Product // the file's type
+	Line    int     // line of the [[output]] header in the config file
 }
 
 // Gates are the whole-database gates (DESIGN.md §4 Nothing lost): a
@@ -143,11 +153,17 @@ type fileConfig struct {
 	Weights      map[string]float64 `toml:"weights"`
 	Feed         []fileFeed         `toml:"feed"`
 	Gates        *fileGates         `toml:"gates"`
+	Output       []fileOutput       `toml:"output"`
 }
 
 type fileGates struct {
 	MaxCategoryShrink *float64 `toml:"max_category_shrink"`
 	MaxCategoryGrowth *float64 `toml:"max_category_growth"`
+}
+
+type fileOutput struct {
+	Path string `toml:"path"`
+	Type string `toml:"type"`
 }
 
 type fileFeed struct {
@@ -424,10 +440,52 @@ func ParseConfig(data []byte, path string) (*Config, error) {
 		}
 		c.Feeds = append(c.Feeds, f)
 	}
+	c.Outputs = parseOutputs(c, fc.Output, pos, bad)
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
 	return c, nil
+}
+
+// parseOutputs checks the [[output]] tables: a known type, a path that is
+// neither out nor another output's.
+func parseOutputs(c *Config, outs []fileOutput, pos *positions, bad func(int, string, ...any)) []OutputConfig {
+	var res []OutputConfig
+	seen := map[string]int{}
+	for i, fo := range outs {
+		line := pos.output(i)
+		at := func(key string) int {
+			if l := pos.key(fmt.Sprintf("output.%d", i), key); l > 0 {
+				return l
+			}
+			return line
+		}
+		o := OutputConfig{Line: line}
+		p, ok := ParseProduct(fo.Type)
+		if !ok {
+			names := make([]string, 0, 3)
+			for _, p := range Products() {
+				names = append(names, string(p))
+			}
+			bad(at("type"), "output: unknown type %q (want one of %s)", fo.Type, strings.Join(names, ", "))
+		}
+		o.Product = p
+		if fo.Path == "" {
+			bad(line, "output: no path")
+			continue
+		}
+		o.Path = filepath.Clean(c.Resolve(fo.Path))
+		switch first, dup := seen[o.Path]; {
+		case c.Out != "" && o.Path == filepath.Clean(c.Out):
+			bad(at("path"), "output path %q is the out file", fo.Path)
+		case dup:
+			bad(at("path"), "duplicate output path %q (first at line %d)", fo.Path, first)
+		default:
+			seen[o.Path] = at("path")
+		}
+		res = append(res, o)
+	}
+	return res
 }
 
 // Resolve returns p resolved against the config file's directory, unless
@@ -576,6 +634,7 @@ func tomlError(path string, err error) error {
 type positions struct {
 	keys    map[string]int // "section\x00key" → line
 	headers []int          // line of each [[feed]]
+	outputs []int          // line of each [[output]]
 }
 
 func (p *positions) key(section, key string) int { return p.keys[section+"\x00"+key] }
@@ -583,6 +642,13 @@ func (p *positions) key(section, key string) int { return p.keys[section+"\x00"+
 func (p *positions) header(i int) int {
 	if i < len(p.headers) {
 		return p.headers[i]
+	}
+	return 0
+}
+
+func (p *positions) output(i int) int {
+	if i < len(p.outputs) {
+		return p.outputs[i]
 	}
 	return 0
 }
@@ -596,10 +662,14 @@ func scanPositions(data []byte) *positions {
 		case s == "" || s[0] == '#':
 		case strings.HasPrefix(s, "[["):
 			name := strings.TrimSpace(strings.Trim(strings.SplitN(s, "]]", 2)[0], "[ "))
-			if name == "feed" {
+			switch name {
+			case "feed":
 				section = fmt.Sprintf("feed.%d", len(p.headers))
 				p.headers = append(p.headers, n+1)
-			} else {
+			case "output":
+				section = fmt.Sprintf("output.%d", len(p.outputs))
+				p.outputs = append(p.outputs, n+1)
+			default:
 				section = name
 			}
 		case s[0] == '[':

@@ -104,6 +104,12 @@ func TestParseConfigErrors(t *testing.T) {
 		{"min_count", goodFeed + "min_count = 0\n", 7, "min_count"},
 		{"csv column on ip-list", goodFeed + "cidr_column = 0\n", 7, "csv format only"},
 		{"no url", "\n[[feed]]\nname = \"a\"\nkind = \"tor\"\nformat = \"ip-list\"\n", 2, "no url"},
+		{"unknown output type", "out = \"db.mmdb\"\n[[output]]\npath = \"a.mmdb\"\ntype = \"GeoIP2-City\"\n", 4, `unknown type "GeoIP2-City"`},
+		{"output without type", "[[output]]\npath = \"a.mmdb\"\n", 1, `unknown type ""`},
+		{"output without path", "[[output]]\ntype = \"GeoLite2-ASN\"\n", 1, "no path"},
+		{"duplicate output path", "[[output]]\npath = \"a.mmdb\"\ntype = \"GeoLite2-ASN\"\n\n[[output]]\npath = \"./a.mmdb\"\ntype = \"GeoIP2-Anonymous-IP\"\n", 6, `duplicate output path "./a.mmdb" (first at line 2)`},
+		{"output path is out", "out = \"db.mmdb\"\n[[output]]\npath = \"db.mmdb\"\ntype = \"GeoLite2-ASN\"\n", 3, "is the out file"},
+		{"unknown output key", "[[output]]\npath = \"a.mmdb\"\nformat = \"x\"\n", 3, "unknown key"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -131,5 +137,43 @@ func TestLoadConfigTestdata(t *testing.T) {
 		if _, err := builder.LoadConfig(filepath.Join("..", p)); err != nil {
 			t.Errorf("LoadConfig(%s): %v", p, err)
 		}
+	}
+}
+
+func TestParseConfigOutputs(t *testing.T) {
+	t.Parallel()
+	data := `out = "ipintel.mmdb"
+` + goodFeed + `
+[[output]]
+path = "maxmind/anonymous-ip.mmdb"
+type = "GeoIP2-Anonymous-IP"
+
+[[output]]
+type = "GeoIP-Anonymous-Plus"
+path = "/var/lib/ipintel/anonymous-plus.mmdb"
+
+[[output]]
+path = "asn.mmdb"
+type = "GeoLite2-ASN"
+`
+	cfg, err := builder.ParseConfig([]byte(data), "/etc/ipintel/ipintel.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []builder.OutputConfig{
+		{Path: "/etc/ipintel/maxmind/anonymous-ip.mmdb", Product: builder.ProductAnonymousIP, Line: 9},
+		{Path: "/var/lib/ipintel/anonymous-plus.mmdb", Product: builder.ProductAnonymousPlus, Line: 13},
+		{Path: "/etc/ipintel/asn.mmdb", Product: builder.ProductASN, Line: 17},
+	}
+	if len(cfg.Outputs) != len(want) {
+		t.Fatalf("Outputs = %+v, want %+v", cfg.Outputs, want)
+	}
+	for i := range want {
+		if cfg.Outputs[i] != want[i] {
+			t.Errorf("Outputs[%d] = %+v, want %+v", i, cfg.Outputs[i], want[i])
+		}
+	}
+	if len(cfg.Feeds) != 1 || cfg.Feeds[0].Line != 3 {
+		t.Errorf("Feeds = %+v, want the one feed at line 3", cfg.Feeds)
 	}
 }

@@ -17,8 +17,8 @@ import (
 	"github.com/ipintel/ipintel/internal/schema"
 )
 
-// This file is the only one that calls mmdbwriter; the netip → net
-// conversions it needs live here too.
+// This file and companion.go are the only ones that call mmdbwriter; the
+// netip → net conversions they need live here.
 
 // WriteTo merges everything added so far and writes the MMDB to w. It may
 // be called once: the merge consumes the entries.
@@ -65,12 +65,8 @@ func (b *Builder) writeTo(ctx context.Context, w io.Writer) (int64, error) {
 		}
 		desc[schema.ManifestDescriptionKey] = string(js)
 	}
-	epoch := b.opts.BuildEpoch
-	if epoch == 0 {
-		epoch = time.Now().Unix()
-	}
 	tree, err := mmdbwriter.New(mmdbwriter.Options{
-		BuildEpoch:              epoch,
+		BuildEpoch:              m.epoch,
 		DatabaseType:            b.opts.DatabaseType,
 		Description:             desc,
 		Languages:               []string{"en"},
@@ -105,6 +101,7 @@ type mergeResult struct {
 	pfxs  []netip.Prefix
 	recOf []int32
 	recs  []*record
+	epoch int64 // build_epoch of every file written from the result
 }
 
 // merged runs the merge on first use and returns its result; the main
@@ -151,7 +148,11 @@ func (b *Builder) merged(ctx context.Context) (*mergeResult, error) {
 	b.stats.Categories = cats
 	b.stats.Networks = len(pfxs)
 	b.stats.Records = len(recs)
-	b.result = &mergeResult{pfxs: pfxs, recOf: recOf, recs: recs}
+	epoch := b.opts.BuildEpoch
+	if epoch == 0 {
+		epoch = time.Now().Unix()
+	}
+	b.result = &mergeResult{pfxs: pfxs, recOf: recOf, recs: recs, epoch: epoch}
 	return b.result, nil
 }
 

@@ -1,13 +1,11 @@
 package builder
 
 import (
-	"bufio"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"os"
@@ -97,7 +95,8 @@ type Summary struct {
 	Aliased    int               `json:"aliased_dropped"`  // IPv6 entries dropped as wholly aliased to IPv4
 	Feeds      []FeedSummary     `json:"feeds"`
 	Categories []CategorySummary `json:"categories"`
-	Forced     []string          `json:"forced,omitempty"` // gates a forced build overrode
+	Outputs    []OutputSummary   `json:"outputs,omitempty"` // companion files written
+	Forced     []string          `json:"forced,omitempty"`  // gates a forced build overrode
 	Seconds    float64           `json:"seconds"`
 }
 
@@ -140,6 +139,11 @@ func Run(ctx context.Context, cfg *Config, opts RunOptions) (*Summary, error) {
 	}
 	if out == "" {
 		return nil, errors.New("no output file: set out in the config or pass -out")
+	}
+	for _, o := range cfg.Outputs {
+		if filepath.Clean(o.Path) == filepath.Clean(out) {
+			return nil, fmt.Errorf("output %s (config line %d) is the database itself", o.Path, o.Line)
+		}
 	}
 	log := opts.Logger
 	if log == nil {
@@ -278,13 +282,12 @@ func Run(ctx context.Context, cfg *Config, opts RunOptions) (*Summary, error) {
 		}
 		manifest.Forced = append(manifest.Forced, reasons...)
 	}
-	size, err := writeAtomic(ctx, out, func(w io.Writer) (int64, error) {
-		progress(Progress{Stage: "writing"})
-		return b.writeTo(ctx, w)
-	})
+	progress(Progress{Stage: "writing"})
+	size, outputs, err := writeBuild(ctx, b, out, cfg.Outputs)
 	if err != nil {
 		return nil, err
 	}
+	sum.Outputs = outputs
 	sum.Size = size
 	sum.Forced = manifest.Forced
 	sum.BuildEpoch = epoch
@@ -562,56 +565,4 @@ func (p *parsed) fill(mf *schema.ManifestFeed, d *feeds.Download, gate, reason s
 func isURL(s string) bool {
 	l := strings.ToLower(s)
 	return strings.HasPrefix(l, "http://") || strings.HasPrefix(l, "https://")
-}
-
-// writeAtomic writes a file through a temporary file in its directory:
-// write, fsync, close, rename, fsync the directory. Until the rename the
-// old file is untouched; on any error the temporary file is removed.
-func writeAtomic(ctx context.Context, path string, write func(io.Writer) (int64, error)) (n int64, err error) {
-	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*.tmp")
-	if err != nil {
-		return 0, fmt.Errorf("write %s: %w", path, err)
-	}
-	defer func() {
-		if err != nil {
-			tmp.Close()
-			os.Remove(tmp.Name())
-		}
-	}()
-	bw := bufio.NewWriterSize(tmp, 1<<20)
-	if n, err = write(bw); err != nil {
-		return n, fmt.Errorf("write %s: %w", path, err)
-	}
-	if err = bw.Flush(); err != nil {
-		return n, fmt.Errorf("write %s: %w", path, err)
-	}
-	if err = tmp.Chmod(0o644); err != nil {
-		return n, fmt.Errorf("write %s: %w", path, err)
-	}
-	if err = tmp.Sync(); err != nil {
-		return n, fmt.Errorf("sync %s: %w", tmp.Name(), err)
-	}
-	if err = tmp.Close(); err != nil {
-		return n, fmt.Errorf("close %s: %w", tmp.Name(), err)
-	}
-	if beforeRename != nil {
-		if err = beforeRename(tmp.Name()); err != nil {
-			return n, fmt.Errorf("write %s: %w", path, err)
-		}
-	}
-	if err = ctx.Err(); err != nil {
-		return n, err
-	}
-	if err = os.Rename(tmp.Name(), path); err != nil {
-		return n, fmt.Errorf("replace %s: %w", path, err)
-	}
-	if d, derr := os.Open(dir); derr == nil {
-		serr := d.Sync()
-		d.Close()
-		if serr != nil {
-			return n, fmt.Errorf("sync directory %s: %w", dir, serr)
-		}
-	}
-	return n, nil
 }
