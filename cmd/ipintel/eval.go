@@ -158,22 +158,21 @@ func runEval(ctx context.Context, e *env, dbPath string, asJSON bool, args []str
 	inputs := make([]input, len(labels))
 	stdinUsed := false
 	for i, l := range labels {
-		var r io.Reader
+		var addrs []netip.Addr
+		var bad int
 		if l.path == "-" {
 			if stdinUsed {
 				return report(e, "eval", usageError("standard input given for two labels"))
 			}
 			stdinUsed = true
-			r = e.stdin
+			addrs, bad, err = readEvalAddrs(e.stdin, l.path, e.stderr)
 		} else {
-			f, err := os.Open(l.path)
-			if err != nil {
-				return report(e, "eval", usageError("label %s: %v", l.name, err))
+			var f *os.File
+			if f, err = os.Open(l.path); err == nil {
+				addrs, bad, err = readEvalAddrs(f, l.path, e.stderr)
+				f.Close()
 			}
-			defer f.Close()
-			r = f
 		}
-		addrs, bad, err := readEvalAddrs(r, l.path, e.stderr)
 		if err != nil {
 			return report(e, "eval", usageError("label %s: %v", l.name, err))
 		}
