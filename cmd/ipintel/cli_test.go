@@ -69,6 +69,11 @@ var cliCases = []cliCase{
 	{name: "export-bad-format", args: []string{"export", "-db", "$OLD", "-format", "pf"}, exit: 2},
 	{name: "export-bad-category", args: []string{"export", "-db", "$OLD", "-format", "cidr", "-category", "spam"}, exit: 2},
 	{name: "export-bad-set-name", args: []string{"export", "-db", "$OLD", "-format", "ipset", "-set-name", "no spaces"}, exit: 2},
+	{name: "eval-table", args: []string{"eval", "-db", "$OLD", "sample=-"}, stdin: evalStdin},
+	{name: "eval-json", args: []string{"eval", "-db", "$OLD", "-json", "sample=-"}, stdin: evalStdin},
+	{name: "eval-no-db", args: []string{"eval", "vpn=servers.txt"}, exit: 2},
+	{name: "eval-no-label", args: []string{"eval", "-db", "$OLD", "servers.txt"}, exit: 2},
+	{name: "eval-missing-file", args: []string{"eval", "-db", "$OLD", "vpn=testdata/no-such-file.txt"}, exit: 2},
 	{name: "help-serve", args: []string{"help", "serve"}},
 }
 

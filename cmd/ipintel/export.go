@@ -43,7 +43,21 @@ or proxy reads:
 
 -category takes a comma-separated list of categories (tor_exit, vpn,
 public_proxy, residential_proxy, hosting, abuse, crawler, allow), "risk"
-for the six risk categories (the default) or "all".`,
+for the six risk categories (the default) or "all".
+
+Every format answers as lookup does, IPv6 aliases of IPv4 included. In
+an IPv6 database MMDB readers and lookup answer 6to4 addresses
+(2002::/16, RFC 3056) and Teredo addresses (2001::/32, RFC 4380) from
+the IPv4 network held in their 32 bits after the prefix, so each IPv4
+network a.b.c.d/n is also written as 2002:aabb:ccdd::/(16+n) and
+2001:0:aabb:ccdd::/(32+n). (In a Teredo address those bits are the
+Teredo server's address; the client's, stored inverted in the low 32
+bits, is not what readers look up, so neither is it exported.) The aliases
+are written only when the database answers them. IPv4-mapped
+(::ffff:0:0/96) and IPv4-compatible (::/96) forms are not written: lookup
+and nginx take a mapped address as the IPv4 address it holds, packet
+filters see IPv4 traffic as IPv4, and RFC 4291 deprecates the compatible
+form, which no packet carries.`,
 		Flags: func(fs *flag.FlagSet) func(context.Context, *env, []string) int {
 			db := fs.String("db", "", "database `file` (required)")
 			format := fs.String("format", "", "output `format`: cidr, csv, jsonl, nginx-geo or ipset (required)")
@@ -138,7 +152,67 @@ func runExport(ctx context.Context, e *env, dbPath, format, category, setName st
 	return exitOK
 }
 
-// categorySets aggregates the networks of each category in cats.
+// ipv4AliasRoots are the IPv6 networks that mmdbwriter points at the
+// IPv4 subtree of an IPv6 database (besides ::ffff:0:0/96; see the
+// command's help): an address in one is answered from the IPv4 address
+// in the 32 bits that follow the root's prefix.
+var ipv4AliasRoots = []netip.Prefix{
+	netip.MustParsePrefix("2002::/16"), // 6to4, RFC 3056
+	netip.MustParsePrefix("2001::/32"), // Teredo, RFC 4380
+}
+
+// ipv4Alias returns the alias of the IPv4 network p under root: p's
+// address in the 32 bits after root's prefix. Both roots end on a byte.
+func ipv4Alias(root, p netip.Prefix) netip.Prefix {
+	b := root.Addr().As16()
+	v4 := p.Addr().As4()
+	copy(b[root.Bits()/8:], v4[:])
+	return netip.PrefixFrom(netip.AddrFrom16(b), root.Bits()+p.Bits())
+}
+
+// activeAliases returns the alias roots that db answers: for each, the
+// alias of an IPv4 network must be found with that network's record and
+// as that network's alias. An IPv4-only database, or one written without
+// aliases, answers none; a database without IPv4 data needs none.
+func activeAliases(db *lookup.DB) []netip.Prefix {
+	var v4 netip.Prefix
+	var rec4 lookup.Record
+	for pfx, rec := range db.All() {
+		if pfx.Addr().Is4() {
+			v4, rec4 = pfx, rec
+		}
+		break
+	}
+	if !v4.IsValid() {
+		return nil
+	}
+	var roots []netip.Prefix
+	for _, root := range ipv4AliasRoots {
+		alias := ipv4Alias(root, v4)
+		rec6, ok := db.Lookup(alias.Addr())
+		if !ok {
+			continue
+		}
+		if rec6.Network == alias && rec6.Categories == rec4.Categories && rec6.Sources == rec4.Sources {
+			roots = append(roots, root)
+		}
+	}
+	return roots
+}
+
+// withAliases calls f with pfx and, for an IPv4 network, its aliases
+// under roots.
+func withAliases(pfx netip.Prefix, roots []netip.Prefix, f func(netip.Prefix)) {
+	f(pfx)
+	if pfx.Addr().Is4() {
+		for _, root := range roots {
+			f(ipv4Alias(root, pfx))
+		}
+	}
+}
+
+// categorySets aggregates the networks of each category in cats, IPv6
+// aliases of IPv4 networks included.
 func categorySets(ctx context.Context, db *lookup.DB, cats lookup.Category) (map[lookup.Category]*netipx.IPSet, error) {
 	builders := map[lookup.Category]*netipx.IPSetBuilder{}
 	for _, c := range schema.Categories() {
@@ -146,6 +220,7 @@ func categorySets(ctx context.Context, db *lookup.DB, cats lookup.Category) (map
 			builders[c] = &netipx.IPSetBuilder{}
 		}
 	}
+	roots := activeAliases(db)
 	n := 0
 	for pfx, rec := range db.All() {
 		if n++; n%65536 == 0 && ctx.Err() != nil {
@@ -153,7 +228,7 @@ func categorySets(ctx context.Context, db *lookup.DB, cats lookup.Category) (map
 		}
 		for c, b := range builders {
 			if rec.Categories&c != 0 {
-				b.AddPrefix(pfx)
+				withAliases(pfx, roots, b.AddPrefix)
 			}
 		}
 	}
@@ -236,9 +311,12 @@ func writeIPSet(w *bufio.Writer, name, family string, ps []netip.Prefix) {
 // exportNginx writes an nginx geo block. Each network's value is the set of
 // its selected categories; networks with the same value are aggregated, and
 // since different values never overlap, nginx's longest-prefix match gives
-// every address exactly its own value.
+// every address exactly its own value. The IPv6 aliases of an IPv4 network
+// never overlap a network of the IPv6 tree: mmdbwriter keeps the alias
+// roots free of data.
 func exportNginx(ctx context.Context, w *bufio.Writer, db *lookup.DB, cats lookup.Category, varName string) error {
 	builders := map[lookup.Category]*netipx.IPSetBuilder{}
+	roots := activeAliases(db)
 	n := 0
 	for pfx, rec := range db.All() {
 		if n++; n%65536 == 0 && ctx.Err() != nil {
@@ -253,7 +331,7 @@ func exportNginx(ctx context.Context, w *bufio.Writer, db *lookup.DB, cats looku
 			b = &netipx.IPSetBuilder{}
 			builders[c] = b
 		}
-		b.AddPrefix(pfx)
+		withAliases(pfx, roots, b.AddPrefix)
 	}
 	type entry struct {
 		pfx   netip.Prefix
