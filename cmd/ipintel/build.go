@@ -41,7 +41,12 @@ into the same bytes), else the current time.
 
 On a terminal, progress is shown on standard error; a summary table (per
 feed and per category) follows the build unless -quiet is given. -json
-prints the same summary as JSON on standard output.
+prints the same summary as JSON on standard output. Per feed, records and
+invalid count what "ipintel feeds check" counts for the same copy;
+entries are the prefixes the parser gave (a repeated prefix counts again,
+so they can exceed feeds check's distinct prefixes), reserved the entries
+dropped as reserved space. Networks are MMDB networks, as "ipintel info"
+counts them.
 
 -out (or the config's out) must be a regular file, a symbolic link to one,
 or a new name in an existing writable directory; anything else (a
@@ -249,16 +254,26 @@ func (p *progressLine) update(ev builder.Progress) {
 
 func (p *progressLine) clear() { fmt.Fprint(p.w, "\r\033[K") }
 
+// writeSummary prints the build summary tables. Each count keeps the one
+// meaning it has everywhere (README "What the counts mean"): per feed,
+// records and invalid as "ipintel feeds check" counts them for the same
+// copy; entries, the prefixes the parser gave (a range once per prefix it
+// splits into, a repeated prefix again; so not feeds check's distinct
+// prefixes); asns, distinct ASNs; reserved, entries dropped as reserved or
+// aliased space. Per category and in total, networks are MMDB networks,
+// as "ipintel info" counts them.
 func writeSummary(w io.Writer, s *builder.Summary) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "feed\tkind\tentries\tinvalid\tprefixes\tipv4\tipv6\tasns\treserved\tgate\t")
+	fmt.Fprintln(tw, "feed\tkind\trecords\tinvalid\tentries\tasns\treserved\tgate\t")
 	for _, f := range s.Feeds {
 		gate := f.Gate
 		if f.GateReason != "" {
 			gate += " (" + f.GateReason + ")"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%s\t\n",
-			f.Name, f.Kind, f.Entries, f.Invalid, f.Prefixes, f.IPv4, f.IPv6, f.ASNs, f.Reserved, gate)
+		// The summary's Entries are the records accepted, its Prefixes
+		// the prefix entries.
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%d\t%s\t\n",
+			f.Name, f.Kind, f.Entries, f.Invalid, f.Prefixes, f.ASNs, f.Reserved, gate)
 	}
 	tw.Flush()
 	fmt.Fprintln(w)
@@ -268,7 +283,7 @@ func writeSummary(w io.Writer, s *builder.Summary) {
 		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t\n", c.Category, c.Networks, c.IPv4, c.IPv6)
 	}
 	tw.Flush()
-	fmt.Fprintf(w, "\nwrote %s: %d networks, %d records, %s bytes, build_epoch %d, %.1fs\n",
+	fmt.Fprintf(w, "\nwrote %s: %d networks, %d distinct records, %s bytes, build_epoch %d, %.1fs\n",
 		s.Out, s.Networks, s.Records, groupDigits(s.Size), s.BuildEpoch, s.Seconds)
 }
 
