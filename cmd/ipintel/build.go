@@ -114,14 +114,16 @@ func runBuild(ctx context.Context, e *env, o buildOpts) int {
 		if code, ok := abandoned(ctx, e, err); ok {
 			return code
 		}
-		if err != nil {
-			if ctx.Err() != nil || errors.Is(err, errUsage) {
-				return report(e, "build", err)
-			}
-			log.Error("build failed; the previous database stays", "err", err)
+		if errors.Is(err, errUsage) {
+			return report(e, "build", err)
 		}
 		if ctx.Err() != nil {
-			return exitOK // the run finished and published before the stop
+			// Stopped by its caller rather than a signal, or by a signal
+			// after the run published: a clean stop.
+			return exitOK
+		}
+		if err != nil {
+			log.Error("build failed; the previous database stays", "err", err)
 		}
 		next := start.Add(o.every)
 		if !o.quiet {

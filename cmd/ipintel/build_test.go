@@ -244,6 +244,12 @@ func TestBuildRefusesBadOut(t *testing.T) {
 			t.Errorf("-out %s: exit %d, stderr %q; want exit 2 naming -out before any feed", out, code, stderr)
 		}
 	}
+	// With -every too: a usage error ends the schedule at once.
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if code, _, stderr := runBuildCmd(t, ctx, "-config", testdataConfig, "-out", "/dev/null", "-every", "1h", "-quiet"); code != exitUsage || ctx.Err() != nil {
+		t.Errorf("-every 1h -out /dev/null: exit %d, stderr %q; want exit 2 at once", code, stderr)
+	}
 	if fi, err := os.Stat("/dev/null"); err != nil || fi.Mode()&os.ModeDevice == 0 {
 		t.Errorf("/dev/null after the build: %v, %v", fi, err)
 	}
