@@ -3,11 +3,14 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -38,14 +41,31 @@ into the same bytes), else the current time.
 
 On a terminal, progress is shown on standard error; a summary table (per
 feed and per category) follows the build unless -quiet is given. -json
-prints the same summary as JSON on standard output.
+prints the same summary as JSON on standard output. Per feed, records and
+invalid count what "ipintel feeds check" counts for the same copy;
+entries are the prefixes the parser gave (a repeated prefix counts again,
+so they can exceed feeds check's distinct prefixes), reserved the entries
+dropped as reserved space. Networks are MMDB networks, as "ipintel info"
+counts them.
+
+-out (or the config's out) must be a regular file, a symbolic link to one,
+or a new name in an existing writable directory; anything else (a
+directory, a device such as /dev/null, a named pipe) is a usage error,
+reported before any feed is read.
 
 -every 1h rebuilds on that schedule until interrupted (SIGINT or SIGTERM):
 runs never overlap, and a run that fails is logged and leaves the previous
 database in place; the next run goes on as planned.
 
+SIGINT or SIGTERM stops a running build at once: nothing is published, the
+previous database stays as it was, and the exit status is 130 (SIGINT) or
+143 (SIGTERM), as for a process the signal killed. With -every, a signal
+during a run abandons that run the same way; a signal between runs stops
+the schedule with status 0. A second signal kills the process outright
+(the previous database is still untouched).
+
 Exit status: 0 on success, 1 when the build (or the config) failed, 2 for
-a usage error.`,
+a usage error, 130 or 143 when a signal stopped the build.`,
 		Flags: func(fs *flag.FlagSet) func(context.Context, *env, []string) int {
 			var o buildOpts
 			fs.StringVar(&o.config, "config", "ipintel.toml", "config `file`")
@@ -82,14 +102,27 @@ func runBuild(ctx context.Context, e *env, o buildOpts) int {
 	}
 	log := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	if o.every == 0 {
-		return report(e, "build", buildOnce(ctx, e, o, epoch, log))
+		err := buildOnce(ctx, e, o, epoch, log)
+		if code, ok := abandoned(ctx, e, err); ok {
+			return code
+		}
+		return report(e, "build", err)
 	}
 	for {
 		start := time.Now()
-		if err := buildOnce(ctx, e, o, epoch, log); err != nil {
-			if ctx.Err() != nil {
-				return exitOK
-			}
+		err := buildOnce(ctx, e, o, epoch, log)
+		if code, ok := abandoned(ctx, e, err); ok {
+			return code
+		}
+		if errors.Is(err, errUsage) {
+			return report(e, "build", err)
+		}
+		if ctx.Err() != nil {
+			// Stopped by its caller rather than a signal, or by a signal
+			// after the run published: a clean stop.
+			return exitOK
+		}
+		if err != nil {
 			log.Error("build failed; the previous database stays", "err", err)
 		}
 		next := start.Add(o.every)
@@ -99,11 +132,27 @@ func runBuild(ctx context.Context, e *env, o buildOpts) int {
 		t := time.NewTimer(time.Until(next))
 		select {
 		case <-ctx.Done():
+			// Between runs nothing is abandoned: a clean stop.
 			t.Stop()
 			return exitOK
 		case <-t.C:
 		}
 	}
+}
+
+// abandoned reports whether a signal stopped a build that then failed
+// (the builder publishes nothing once its context is cancelled), and
+// returns the exit status for it: 128 plus the signal's number, as a shell
+// reports a process the signal killed (130 for SIGINT, 143 for SIGTERM). A
+// build that completed before the signal was seen published its database
+// and is not abandoned.
+func abandoned(ctx context.Context, e *env, err error) (int, bool) {
+	ie, ok := interruption(ctx)
+	if !ok || err == nil {
+		return 0, false
+	}
+	fmt.Fprintf(e.stderr, "ipintel build: %v: stopped, nothing published\n", ie)
+	return ie.exitCode(), true
 }
 
 // buildEpoch returns the -epoch flag, else $SOURCE_DATE_EPOCH, else 0
@@ -132,12 +181,24 @@ func buildOnce(ctx context.Context, e *env, o buildOpts, epoch int64, log *slog.
 	if err != nil {
 		return err
 	}
+	out := o.out
+	if out == "" {
+		out = cfg.Out
+	}
+	if out != "" {
+		if err := checkOutputPath(out); err != nil {
+			if o.out != "" {
+				return usageError("-out %v", err)
+			}
+			return fmt.Errorf("config %s: out %w", o.config, err)
+		}
+	}
 	var prog *progressLine
 	if !o.quiet && isTerminal(e.stderr) {
 		prog = &progressLine{w: e.stderr}
 	}
 	opts := builder.RunOptions{
-		Out:     o.out,
+		Out:     out,
 		Offline: o.offline,
 		Epoch:   epoch,
 		Logger:  log,
@@ -195,16 +256,26 @@ func (p *progressLine) update(ev builder.Progress) {
 
 func (p *progressLine) clear() { fmt.Fprint(p.w, "\r\033[K") }
 
+// writeSummary prints the build summary tables. Each count keeps the one
+// meaning it has everywhere (README "What the counts mean"): per feed,
+// records and invalid as "ipintel feeds check" counts them for the same
+// copy; entries, the prefixes the parser gave (a range once per prefix it
+// splits into, a repeated prefix again; so not feeds check's distinct
+// prefixes); asns, distinct ASNs; reserved, entries dropped as reserved or
+// aliased space. Per category and in total, networks are MMDB networks,
+// as "ipintel info" counts them.
 func writeSummary(w io.Writer, s *builder.Summary) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "feed\tkind\tentries\tinvalid\tprefixes\tipv4\tipv6\tasns\treserved\tgate\t")
+	fmt.Fprintln(tw, "feed\tkind\trecords\tinvalid\tentries\tasns\treserved\tgate\t")
 	for _, f := range s.Feeds {
 		gate := f.Gate
 		if f.GateReason != "" {
 			gate += " (" + f.GateReason + ")"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%s\t\n",
-			f.Name, f.Kind, f.Entries, f.Invalid, f.Prefixes, f.IPv4, f.IPv6, f.ASNs, f.Reserved, gate)
+		// The summary's Entries are the records accepted, its Prefixes
+		// the prefix entries.
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%d\t%s\t\n",
+			f.Name, f.Kind, f.Entries, f.Invalid, f.Prefixes, f.ASNs, f.Reserved, gate)
 	}
 	tw.Flush()
 	fmt.Fprintln(w)
@@ -214,7 +285,7 @@ func writeSummary(w io.Writer, s *builder.Summary) {
 		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t\n", c.Category, c.Networks, c.IPv4, c.IPv6)
 	}
 	tw.Flush()
-	fmt.Fprintf(w, "\nwrote %s: %d networks, %d records, %s bytes, build_epoch %d, %.1fs\n",
+	fmt.Fprintf(w, "\nwrote %s: %d networks, %d distinct records, %s bytes, build_epoch %d, %.1fs\n",
 		s.Out, s.Networks, s.Records, groupDigits(s.Size), s.BuildEpoch, s.Seconds)
 }
 
@@ -228,4 +299,68 @@ func groupDigits(n int64) string {
 		b.WriteRune(c)
 	}
 	return b.String()
+}
+
+// checkOutputPath checks, before any work, that a build can publish to
+// path by renaming a temporary file of its directory over it: path must
+// be a regular file (or a symbolic link to one), or a new name in an
+// existing writable directory. A directory, a device (/dev/null,
+// /dev/full), a named pipe or a socket, or a link to one, would be
+// replaced by a regular file or refuse the rename only after the whole
+// build. The error names path.
+func checkOutputPath(path string) error {
+	fi, err := os.Lstat(path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		// A new name: its directory must exist and be writable.
+	case err != nil:
+		return err
+	case fi.Mode()&fs.ModeSymlink != 0:
+		target, err := os.Stat(path)
+		if err != nil {
+			return fmt.Errorf("%s: a symbolic link that cannot be followed: %w", path, errors.Unwrap(err))
+		}
+		if what := notRegular(target.Mode()); what != "" {
+			return fmt.Errorf("%s: a symbolic link to %s, not to a regular file", path, what)
+		}
+	default:
+		if what := notRegular(fi.Mode()); what != "" {
+			return fmt.Errorf("%s: %s, not a regular file", path, what)
+		}
+	}
+	dir := filepath.Dir(path)
+	di, err := os.Stat(dir)
+	if err != nil {
+		return fmt.Errorf("%s: directory %s: %w", path, dir, errors.Unwrap(err))
+	}
+	if !di.IsDir() {
+		return fmt.Errorf("%s: %s is not a directory", path, dir)
+	}
+	// Creating the temporary file is the real test: it covers permissions,
+	// ACLs and read-only file systems alike.
+	probe, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*.tmp")
+	if err != nil {
+		return fmt.Errorf("%s: directory %s is not writable: %w", path, dir, errors.Unwrap(err))
+	}
+	probe.Close()
+	os.Remove(probe.Name())
+	return nil
+}
+
+// notRegular names the kind of file mode m is, or returns "" for a
+// regular file.
+func notRegular(m fs.FileMode) string {
+	switch {
+	case m.IsRegular():
+		return ""
+	case m.IsDir():
+		return "a directory"
+	case m&fs.ModeCharDevice != 0, m&fs.ModeDevice != 0:
+		return "a device"
+	case m&fs.ModeNamedPipe != 0:
+		return "a named pipe"
+	case m&fs.ModeSocket != 0:
+		return "a socket"
+	}
+	return "an irregular file (" + m.Type().String() + ")"
 }

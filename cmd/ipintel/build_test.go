@@ -4,9 +4,13 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -162,5 +166,238 @@ func waitUntil(t *testing.T, cond func() bool) {
 			t.Fatal("condition not met in 20s")
 		}
 		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// checkOutputPath accepts what a rename can replace and refuses the rest.
+func TestCheckOutputPath(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	regular := filepath.Join(dir, "old.mmdb")
+	if err := os.WriteFile(regular, []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	fifo := filepath.Join(dir, "fifo")
+	if err := syscall.Mkfifo(fifo, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	link := func(name, target string) string {
+		p := filepath.Join(dir, name)
+		if err := os.Symlink(target, p); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	readOnly := filepath.Join(dir, "ro")
+	if err := os.Mkdir(readOnly, 0o555); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name, path string
+		want       string // "" for accepted, else part of the error
+	}{
+		{"regular file", regular, ""},
+		{"new name", filepath.Join(dir, "new.mmdb"), ""},
+		{"link to a regular file", link("to-file", regular), ""},
+		{"/dev/null", "/dev/null", "a device"},
+		{"/dev/full", "/dev/full", "a device"},
+		{"directory", dir, "a directory"},
+		{"trailing slash", dir + "/", "a directory"},
+		{"named pipe", fifo, "a named pipe"},
+		{"link to a device", link("to-null", "/dev/null"), "symbolic link to a device"},
+		{"link to a directory", link("to-dir", dir), "symbolic link to a directory"},
+		{"link to a named pipe", link("to-fifo", fifo), "symbolic link to a named pipe"},
+		{"dangling link", link("dangling", filepath.Join(dir, "none")), "cannot be followed"},
+		{"missing directory", filepath.Join(dir, "none", "x.mmdb"), "no such file"},
+		{"parent is a file", filepath.Join(regular, "x.mmdb"), "not a directory"},
+		{"read-only directory", filepath.Join(readOnly, "x.mmdb"), "not writable"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.name == "read-only directory" && os.Geteuid() == 0 {
+				// root writes anywhere; the probe file finds that out too.
+				tc.want = ""
+			}
+			err := checkOutputPath(tc.path)
+			switch {
+			case tc.want == "" && err != nil:
+				t.Errorf("checkOutputPath(%q) = %v, want nil", tc.path, err)
+			case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
+				t.Errorf("checkOutputPath(%q) = %v, want an error saying %q", tc.path, err, tc.want)
+			case err != nil && !strings.Contains(err.Error(), tc.path):
+				t.Errorf("checkOutputPath(%q) = %v, does not name the path", tc.path, err)
+			}
+		})
+	}
+	if left, _ := filepath.Glob(filepath.Join(dir, ".*.tmp")); len(left) > 0 {
+		t.Errorf("the writability probe left %q", left)
+	}
+}
+
+// A bad -out is a usage error found before any feed is read: the build
+// neither runs nor touches the path.
+func TestBuildRefusesBadOut(t *testing.T) {
+	t.Setenv("XDG_CACHE_HOME", t.TempDir())
+	dir := t.TempDir()
+	for _, out := range []string{"/dev/null", "/dev/full", dir} {
+		code, _, stderr := runBuildCmd(t, context.Background(), "-config", testdataConfig, "-out", out, "-quiet")
+		if code != exitUsage || !strings.Contains(stderr, "-out "+out+": ") || strings.Contains(stderr, "feed") {
+			t.Errorf("-out %s: exit %d, stderr %q; want exit 2 naming -out before any feed", out, code, stderr)
+		}
+	}
+	// With -every too: a usage error ends the schedule at once.
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if code, _, stderr := runBuildCmd(t, ctx, "-config", testdataConfig, "-out", "/dev/null", "-every", "1h", "-quiet"); code != exitUsage || ctx.Err() != nil {
+		t.Errorf("-every 1h -out /dev/null: exit %d, stderr %q; want exit 2 at once", code, stderr)
+	}
+	if fi, err := os.Stat("/dev/null"); err != nil || fi.Mode()&os.ModeDevice == 0 {
+		t.Errorf("/dev/null after the build: %v, %v", fi, err)
+	}
+	// The config's out is checked too, as a config error.
+	cfg := filepath.Join(dir, "ipintel.toml")
+	if err := os.WriteFile(cfg, []byte("out = \"/dev/null\"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, _, stderr := runBuildCmd(t, context.Background(), "-config", cfg, "-quiet")
+	if code != exitRuntime || !strings.Contains(stderr, "out /dev/null: a device") {
+		t.Errorf("config out = /dev/null: exit %d, stderr %q; want exit 1 naming it", code, stderr)
+	}
+}
+
+// slowBuildConfig writes a config of four generated feeds (600,000
+// networks, a 12 MB database: a few seconds of CPU, long enough to be
+// caught in every stage) into dir, with a valid database at its out, and
+// returns the config's path and the out's path.
+func slowBuildConfig(t *testing.T, dir string) (cfgPath, out string) {
+	t.Helper()
+	var cfg strings.Builder
+	cfg.WriteString("out = \"out.mmdb\"\n")
+	for i, kind := range []string{"abuse", "vpn", "hosting", "tor"} {
+		var b []byte
+		for k := range 150000 {
+			a := uint32(20+i)<<24 + uint32(k)*4 + uint32(i%2)
+			b = fmt.Appendf(b, "%d.%d.%d.%d\n", a>>24, a>>16&255, a>>8&255, a&255)
+		}
+		name := fmt.Sprintf("list%d", i)
+		if err := os.WriteFile(filepath.Join(dir, name+".txt"), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintf(&cfg, "[[feed]]\nname = %q\nkind = %q\nformat = \"ip-list\"\nurl = \"%s.txt\"\n", name, kind, name)
+	}
+	cfgPath = filepath.Join(dir, "ipintel.toml")
+	if err := os.WriteFile(cfgPath, []byte(cfg.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out = writeTestDB(t, filepath.Join(dir, "out.mmdb"), sampleNets, testManifest(len(sampleNets)))
+	return cfgPath, out
+}
+
+// A signal stops the real binary's build at any stage within a second
+// (two here, for loaded test machines): nothing is published, the
+// previous database keeps its bytes, no temporary file is left, and the
+// exit status is 128 plus the signal's number. The moments are events of
+// the build, not delays, so each stage is hit whatever the machine's
+// speed: the temporary file appears when the merge starts and grows while
+// the database is written.
+func TestBuildBinaryStopsOnSignal(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("no SIGTERM on Windows")
+	}
+	bin := ipintelBinary(t)
+	tmpExists := func(dir string) func() bool {
+		return func() bool {
+			m, _ := filepath.Glob(filepath.Join(dir, ".out.mmdb.*.tmp"))
+			return len(m) > 0
+		}
+	}
+	tmpWritten := func(dir string) func() bool {
+		return func() bool {
+			m, _ := filepath.Glob(filepath.Join(dir, ".out.mmdb.*.tmp"))
+			for _, p := range m {
+				if fi, err := os.Stat(p); err == nil && fi.Size() > 0 {
+					return true
+				}
+			}
+			return false
+		}
+	}
+	for _, tc := range []struct {
+		name  string
+		sig   syscall.Signal
+		every bool
+		when  func(dir string) func() bool // nil: at once
+		delay time.Duration                // after when
+	}{
+		{name: "at start", sig: syscall.SIGTERM},
+		{name: "reading feeds", sig: syscall.SIGTERM, delay: 300 * time.Millisecond},
+		{name: "SIGINT reading feeds", sig: syscall.SIGINT, delay: 300 * time.Millisecond},
+		{name: "merging", sig: syscall.SIGTERM, when: tmpExists},
+		{name: "writing", sig: syscall.SIGTERM, when: tmpWritten},
+		{name: "every, reading feeds", sig: syscall.SIGTERM, every: true, delay: 300 * time.Millisecond},
+		{name: "every, merging", sig: syscall.SIGTERM, every: true, when: tmpExists},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			cfgPath, out := slowBuildConfig(t, dir)
+			before, err := os.ReadFile(out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			args := []string{"build", "-config", cfgPath, "-offline", "-quiet", "-epoch", "1767225600"}
+			if tc.every {
+				args = append(args, "-every", "1h")
+			}
+			cmd := exec.Command(bin, args...)
+			cmd.Env = append(os.Environ(), "XDG_CACHE_HOME="+filepath.Join(dir, "cache"))
+			var stderr lockedBuffer
+			cmd.Stderr = &stderr
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			done := make(chan struct{})
+			go func() { _ = cmd.Wait(); close(done) }()
+			t.Cleanup(func() { _ = cmd.Process.Kill(); <-done })
+			if tc.when != nil {
+				cond := tc.when(dir)
+				for !cond() {
+					select {
+					case <-done:
+						t.Fatalf("the build ended before the moment to signal it; stderr:\n%s", stderr.String())
+					case <-time.After(time.Millisecond):
+					}
+				}
+			}
+			time.Sleep(tc.delay)
+			sent := time.Now()
+			if err := cmd.Process.Signal(tc.sig); err != nil {
+				t.Fatal(err)
+			}
+			select {
+			case <-done:
+			case <-time.After(60 * time.Second):
+				t.Fatalf("the build did not stop within 60s of %v; stderr:\n%s", tc.sig, stderr.String())
+			}
+			if took := time.Since(sent); took > 2*time.Second {
+				t.Errorf("the build took %v to stop after %v, want at most a second", took.Round(time.Millisecond), tc.sig)
+			}
+			// A signal that comes before the runtime has installed its
+			// handler kills the process, which a shell reports with the
+			// same status.
+			ws, _ := cmd.ProcessState.Sys().(syscall.WaitStatus)
+			killed := ws.Signaled() && ws.Signal() == tc.sig
+			if got, want := cmd.ProcessState.ExitCode(), 128+int(tc.sig); got != want && !killed {
+				t.Errorf("exit status %d after %v, want %d; stderr:\n%s", got, tc.sig, want, stderr.String())
+			}
+			if !killed && !strings.Contains(stderr.String(), "nothing published") {
+				t.Errorf("stderr does not say that nothing was published:\n%s", stderr.String())
+			}
+			after, err := os.ReadFile(out)
+			if err != nil || !bytes.Equal(after, before) {
+				t.Errorf("the previous database changed (%d bytes, was %d; %v): the interrupted build published", len(after), len(before), err)
+			}
+			if left, _ := filepath.Glob(filepath.Join(dir, ".out.mmdb.*")); len(left) > 0 {
+				t.Errorf("temporary files left behind: %q", left)
+			}
+		})
 	}
 }

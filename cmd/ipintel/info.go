@@ -236,7 +236,9 @@ func printInfo(w io.Writer, info *infoJSON) error {
 	}
 	fmt.Fprintf(w, "\nfeeds:\n")
 	tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintf(tw, "name\tkind\tformat\tweight\tentries\tinvalid\tprefixes\tnetworks\tgate\tfetched\tsha256\n")
+	// The manifest's entries are the records accepted and its prefixes the
+	// prefix entries: the words of "ipintel build" and "feeds check".
+	fmt.Fprintf(tw, "name\tkind\tformat\tweight\trecords\tinvalid\tentries\tnetworks\tgate\tfetched\tsha256\n")
 	for _, f := range m.Feeds {
 		fetched := f.FetchedAt
 		if fetched == "" {

@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -22,12 +23,18 @@ func init() {
 Lookup prints what the database knows about each address: one JSON object
 per line (JSON Lines) by default, or an aligned table with -format table.
 The addresses come from the arguments or, when there are none, from
-standard input, one per line (blank lines are skipped).
+standard input, one per line. Blank lines and comments (from # to the end
+of the line) are skipped. A line of any length is read, and one too long
+to be an address (over 4096 bytes) is reported like any bad line.
 
 An address that is not in the database is a success: its object has
 "found":false and "network":null. An address that does not parse (or has a
-zone) is reported on standard error with its line or argument number; the
-others are still looked up and the exit status is 1.
+zone) is reported on standard error with its line or argument number, and
+the others are still looked up.
+
+Exit status: 0 when every address was looked up (found or not), 1 when
+any line or argument was not an address or standard input could not be
+read, 2 for a usage error.
 
 The JSON keys are ip, found, network, the MMDB booleans (always present),
 autonomous_system_number, autonomous_system_organization, risk_score,
@@ -106,19 +113,14 @@ func runLookup(ctx context.Context, e *env, dbPath, format string, args []string
 			one(fmt.Sprintf("arg %d", i+1), a)
 		}
 	} else {
-		sc := bufio.NewScanner(e.stdin)
-		sc.Buffer(make([]byte, 0, 64*1024), 1<<20)
-		for n := 1; sc.Scan(); n++ {
-			if ctx.Err() != nil {
-				break
-			}
-			line := strings.TrimSpace(sc.Text())
-			if line == "" {
-				continue
+		if err := eachQueryLine(ctx, e.stdin, func(n int, line string, tooLong bool) {
+			if tooLong {
+				fmt.Fprintf(e.stderr, "ipintel lookup: line %d: longer than %d bytes: not an address\n", n, maxQueryLine)
+				failed = true
+				return
 			}
 			one("line "+strconv.Itoa(n), line)
-		}
-		if err := sc.Err(); err != nil {
+		}); err != nil {
 			fmt.Fprintf(e.stderr, "ipintel lookup: read stdin: %v\n", err)
 			failed = true
 		}
@@ -142,6 +144,43 @@ func runLookup(ctx context.Context, e *env, dbPath, format string, args []string
 func writeAll(w io.Writer, b []byte) error {
 	if _, err := w.Write(b); err != nil {
 		return fmt.Errorf("write output: %w", err)
+	}
+	return nil
+}
+
+// maxQueryLine is the longest stdin line lookup keeps: an address with
+// room for spaces and a comment. A longer line cannot be an address; it is
+// read to its end without being held in memory and reported as bad.
+const maxQueryLine = 4096
+
+// eachQueryLine calls f with the number and the trimmed text of every line
+// of r that is neither blank nor a comment (from # to the end of the
+// line), or with tooLong for a line longer than maxQueryLine. Lines may be
+// of any length: a long one never stops the loop. It stops early, without
+// an error, when ctx is done, and returns the read error, if any.
+func eachQueryLine(ctx context.Context, r io.Reader, f func(n int, line string, tooLong bool)) error {
+	br := bufio.NewReaderSize(r, maxQueryLine)
+	for n := 1; ctx.Err() == nil; n++ {
+		b, err := br.ReadSlice('\n')
+		tooLong := false
+		for errors.Is(err, bufio.ErrBufferFull) {
+			tooLong = true
+			_, err = br.ReadSlice('\n')
+		}
+		if tooLong {
+			f(n, "", true)
+		} else {
+			line, _, _ := strings.Cut(string(b), "#")
+			if line = strings.TrimSpace(line); line != "" {
+				f(n, line, false)
+			}
+		}
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
 	}
 	return nil
 }

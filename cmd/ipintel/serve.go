@@ -7,6 +7,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
@@ -16,8 +17,11 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/oschwald/maxminddb-golang/v2"
 
 	"github.com/ipintel/ipintel/feeds"
 	"github.com/ipintel/ipintel/internal/schema"
@@ -42,10 +46,17 @@ Serve answers lookups over HTTP from an in-memory copy of the database:
 
 The database file is polled every -watch-interval; when it changes (a new
 file renamed over it) or on SIGHUP the new one is loaded beside the old one
-and swapped in without dropping a request. A file that fails to load is
-refused and logged, and the old database keeps serving. With an http(s)
-URL as -db, the URL is polled with conditional GET every -poll into a local
-copy (-cache), so a fleet of servers follows one builder.
+and swapped in without dropping a request. Every database, at start and at
+each reload, must pass the checks of "ipintel verify" and hold at least one
+network: an empty database would answer "allow" for every address. Serve
+refuses to start on one that does not (exit status 1); a reload to one is
+refused, logged and counted (ipintel_db_reload_refused_total, by reason),
+and the old database keeps serving. -allow-empty accepts a database with no
+networks, for the rare deployment that wants one.
+
+With an http(s) URL as -db, the URL is polled with conditional GET every
+-poll into a local copy (-cache), so a fleet of servers follows one
+builder.
 
 /v1/auth takes the client address from X-Forwarded-For, Forwarded or
 X-Real-IP, walking from the right past trusted proxies: loopback, plus each
@@ -80,6 +91,7 @@ gracefully on SIGINT or SIGTERM.`,
 			fs.StringVar(&cfg.cache, "cache", "", "local copy of an http(s) -db URL (default: in the user cache directory)")
 			fs.IntVar(&cfg.maxBatch, "max-batch", 1000, "most addresses in one POST /v1/ips")
 			fs.IntVar(&cfg.blockAt, "block-at", schema.DefaultBlockThreshold, "block at or above this risk `score`")
+			fs.BoolVar(&cfg.allowEmpty, "allow-empty", false, "serve a database with no networks instead of refusing it")
 			fs.IntVar(&cfg.challengeAt, "challenge-at", schema.DefaultChallengeThreshold, "challenge at or above this risk `score`")
 			return func(ctx context.Context, e *env, args []string) int {
 				if len(args) > 0 {
@@ -102,6 +114,9 @@ type serveConfig struct {
 	cache    string
 	maxBatch int
 	maxBody  int64 // bytes of a POST body; 0 means 1 MiB
+
+	// allowEmpty serves a database with no networks instead of refusing it.
+	allowEmpty bool
 
 	// blockAt and challengeAt are the policy's thresholds; 0 means the
 	// defaults of DESIGN.md §4.
@@ -174,6 +189,10 @@ type server struct {
 	trusted []netip.Prefix
 	m       *metrics
 
+	// cur is what the handle serves, with its network count; it changes
+	// with every Store of h, under reloadMu.
+	cur atomic.Pointer[servedDB]
+
 	reloadMu sync.Mutex    // serialises reloads
 	reloadCh chan struct{} // SIGHUP and tests ask for a reload here
 	loadedCh chan struct{} // closed-and-replaced after every reload attempt (tests)
@@ -228,10 +247,13 @@ func newServer(ctx context.Context, cfg serveConfig, log *slog.Logger) (*server,
 			return nil, fmt.Errorf("cache directory: %w", err)
 		}
 		// Start from the last good copy when there is one, then ask the URL.
-		if d, err := lookup.Open(s.local); err == nil {
-			db = d
+		if d, err := s.openChecked(ctx, s.local); err == nil {
+			db = d.db
+			s.cur.Store(d)
 			s.etag, s.lastMod = readValidators(s.local)
-			log.Info("loaded cached copy", "path", s.local, "networks", d.Len())
+			log.Info("loaded cached copy", "path", s.local, "networks", d.networks, "ranges", d.db.Len())
+		} else if !errors.Is(err, fs.ErrNotExist) {
+			log.Warn("cached copy refused", "path", s.local, "err", err)
 		}
 		s.h = lookup.NewHandle(db)
 		if err := s.fetch(ctx); err != nil {
@@ -243,11 +265,12 @@ func newServer(ctx context.Context, cfg serveConfig, log *slog.Logger) (*server,
 	} else {
 		// Stat before loading, so a replacement during the load is seen.
 		s.lastStat, _ = os.Stat(cfg.db)
-		d, err := lookup.Open(cfg.db)
+		d, err := s.openChecked(ctx, cfg.db)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("refusing to serve %w", err)
 		}
-		s.h = lookup.NewHandle(d)
+		s.h = lookup.NewHandle(d.db)
+		s.cur.Store(d)
 	}
 	s.guard = httpguard.New(s.h, httpguard.Options{Policy: &s.policy, TrustedProxies: s.trusted})
 	return s, nil
@@ -266,15 +289,23 @@ func (s *server) reloadFile(path, why string) error {
 	s.reloadMu.Lock()
 	defer s.reloadMu.Unlock()
 	start := time.Now()
-	err := s.h.Reload(path)
-	if err != nil {
+	d, err := s.openChecked(context.Background(), path)
+	re, isRefused := errors.AsType[*refusedError](err)
+	switch {
+	case isRefused:
 		s.m.reloadFailures.Inc()
-		s.log.Error("reload refused; the current database keeps serving", "path", path, "trigger", why, "err", err)
-	} else {
+		s.m.refused(re.reason).Inc()
+		s.log.Error("reload refused; the current database keeps serving", "path", path, "trigger", why,
+			"reason", re.reason, "err", err)
+	case err != nil:
+		s.log.Info("reload skipped; the current database keeps serving", "path", path, "trigger", why, "err", err)
+	default:
+		// cur first: whenever h serves a database, cur describes one.
+		s.cur.Store(d)
+		s.h.Store(d.db)
 		s.m.reloads.Inc()
-		db := s.h.Load()
-		s.log.Info("database reloaded", "path", path, "trigger", why, "networks", db.Len(),
-			"build_epoch", db.Metadata().BuildEpoch.UTC().Format(time.RFC3339), "took", time.Since(start).Round(time.Millisecond))
+		s.log.Info("database reloaded", "path", path, "trigger", why, "networks", d.networks, "ranges", d.db.Len(),
+			"build_epoch", d.db.Metadata().BuildEpoch.UTC().Format(time.RFC3339), "took", time.Since(start).Round(time.Millisecond))
 	}
 	close(s.loadedCh)
 	s.loadedCh = make(chan struct{})
@@ -308,7 +339,8 @@ func (s *server) serve(ctx context.Context, ln net.Listener) error {
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
-	s.log.Info("serving", "addr", ln.Addr().String(), "db", s.cfg.db, "networks", s.h.Load().Len())
+	cur := s.cur.Load()
+	s.log.Info("serving", "addr", ln.Addr().String(), "db", s.cfg.db, "networks", cur.networks, "ranges", cur.db.Len())
 	select {
 	case err := <-errc:
 		return fmt.Errorf("serve: %w", err)
@@ -376,4 +408,92 @@ func (s *server) fetchAndLog(ctx context.Context) {
 	if err := s.fetch(ctx); err != nil && ctx.Err() == nil {
 		s.log.Warn("fetch failed; the current database keeps serving", "url", s.cfg.db, "err", err)
 	}
+}
+
+// servedDB is a database that passed [server.openChecked], with its
+// number of MMDB networks (what "ipintel info" and "ipintel build" call
+// networks; the engine's ranges are DB.Len).
+type servedDB struct {
+	db       *lookup.DB
+	networks int
+}
+
+// Reasons a database is refused: the reason label of
+// ipintel_db_reload_refused_total.
+const (
+	refusedUnreadable = "unreadable" // not an MMDB file, or cut short: it does not load
+	refusedVerify     = "verify"     // loads, but fails the checks of "ipintel verify"
+	refusedEmpty      = "empty"      // no networks, and no -allow-empty
+)
+
+var refusedReasons = []string{refusedUnreadable, refusedVerify, refusedEmpty}
+
+// refusedError is a database that serve will not serve.
+type refusedError struct {
+	reason string
+	err    error
+}
+
+func (e *refusedError) Error() string { return e.err.Error() }
+func (e *refusedError) Unwrap() error { return e.err }
+
+// errChangedWhileChecked means the file was replaced while it was being
+// checked; the watcher sees the new file and checks that one.
+var errChangedWhileChecked = errors.New("replaced while being checked")
+
+// openChecked loads the database at path and checks it as "ipintel
+// verify" does: the MMDB structure (maxminddb's Reader.Verify), the
+// engine's invariants (lookup's DB.Verify) and the record schema; and,
+// unless -allow-empty, that it holds at least one network. A database that
+// fails is returned as a *refusedError naming the reason.
+func (s *server) openChecked(ctx context.Context, path string) (*servedDB, error) {
+	before, err := os.Stat(path)
+	if err != nil {
+		return nil, err // gone or unreadable: nothing to refuse yet
+	}
+	refuse := func(reason string, err error) (*servedDB, error) {
+		return nil, &refusedError{reason: reason, err: fmt.Errorf("%s: %w", path, err)}
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return refuse(refusedUnreadable, err)
+	}
+	r, err := maxminddb.OpenBytes(b)
+	if err != nil {
+		return refuse(refusedUnreadable, err)
+	}
+	if err := r.Verify(); err != nil {
+		return refuse(refusedVerify, err)
+	}
+	db, err := lookup.OpenBytes(b)
+	if err != nil {
+		return refuse(refusedUnreadable, err)
+	}
+	if err := db.Verify(); err != nil {
+		return refuse(refusedVerify, err)
+	}
+	networks := 0
+	for range db.All() {
+		networks++
+	}
+	if networks == 0 && !s.cfg.allowEmpty {
+		return refuse(refusedEmpty, errors.New("no networks: an empty database answers allow for every address (-allow-empty serves it anyway)"))
+	}
+	problems, _, _, _, err := checkSchema(ctx, path)
+	if err != nil {
+		return refuse(refusedVerify, err)
+	}
+	after, err := os.Stat(path)
+	if err != nil || !sameFile(before, after) {
+		return nil, fmt.Errorf("%s: %w", path, errChangedWhileChecked)
+	}
+	if len(problems) > 0 {
+		return refuse(refusedVerify, fmt.Errorf("%d schema problems; the first: %s", len(problems), problems[0]))
+	}
+	return &servedDB{db: db, networks: networks}, nil
+}
+
+// sameFile reports whether a and b describe the same file, unchanged.
+func sameFile(a, b os.FileInfo) bool {
+	return os.SameFile(a, b) && a.Size() == b.Size() && a.ModTime().Equal(b.ModTime())
 }

@@ -374,7 +374,8 @@ func (s *server) handleReady(w http.ResponseWriter) {
 		"status":      "ready",
 		"build_epoch": built.UTC().Format(time.RFC3339),
 		"age_seconds": int64(age.Seconds()),
-		"networks":    db.Len(),
+		"networks":    s.cur.Load().networks,
+		"ranges":      db.Len(),
 	}
 	if s.cfg.maxAge > 0 && age > s.cfg.maxAge {
 		out["status"] = "stale"

@@ -35,6 +35,7 @@ type metrics struct {
 	lookups        [3]prometheus.Counter // by action: allow, challenge, block
 	reloads        prometheus.Counter
 	reloadFailures prometheus.Counter
+	refusedVec     *prometheus.CounterVec // by reason, see refusedReasons
 	authErrors     prometheus.Counter
 	duration       [numRoutes]prometheus.Observer
 	handler        http.Handler
@@ -55,8 +56,15 @@ func newMetrics(s *server) *metrics {
 	})
 	m.reloadFailures = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "ipintel_reload_failures_total",
-		Help: "New databases refused because they failed to load; the old one kept serving.",
+		Help: "New databases refused, for any reason; the old one kept serving.",
 	})
+	m.refusedVec = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "ipintel_db_reload_refused_total",
+		Help: "New databases refused, by reason: unreadable (does not load), verify (fails the checks of ipintel verify), empty (no networks); the old one kept serving.",
+	}, []string{"reason"})
+	for _, r := range refusedReasons {
+		m.refusedVec.WithLabelValues(r) // present at 0 from the start
+	}
 	m.authErrors = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "ipintel_auth_client_address_errors_total",
 		Help: "Forward-auth requests whose client address could not be determined (allowed, fail open).",
@@ -70,10 +78,10 @@ func newMetrics(s *server) *metrics {
 		m.duration[i] = dur.WithLabelValues(n)
 	}
 	db := func() *lookup.DB {
-		if s.h == nil {
-			return nil
+		if d := s.cur.Load(); d != nil {
+			return d.db
 		}
-		return s.h.Load()
+		return nil
 	}
 	age := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "ipintel_db_age_seconds",
@@ -86,7 +94,16 @@ func newMetrics(s *server) *metrics {
 	})
 	networks := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "ipintel_db_networks",
-		Help: "Networks in the serving database.",
+		Help: "MMDB networks (prefixes of the search tree with data) in the serving database, as ipintel info counts them.",
+	}, func() float64 {
+		if d := s.cur.Load(); d != nil {
+			return float64(d.networks)
+		}
+		return 0
+	})
+	ranges := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "ipintel_db_ranges",
+		Help: "Ranges in the serving database's lookup engine: runs of adjacent networks with the same record, and the gaps between them.",
 	}, func() float64 {
 		if d := db(); d != nil {
 			return float64(d.Len())
@@ -102,10 +119,15 @@ func newMetrics(s *server) *metrics {
 		}
 		return 0
 	})
-	m.reg.MustRegister(lookups, m.reloads, m.reloadFailures, m.authErrors, dur, age, networks, size,
+	m.reg.MustRegister(lookups, m.reloads, m.reloadFailures, m.refusedVec, m.authErrors, dur, age, networks, ranges, size,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m.handler = promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{ErrorLog: nil})
 	return m
+}
+
+// refused returns the counter of databases refused for reason.
+func (m *metrics) refused(reason string) prometheus.Counter {
+	return m.refusedVec.WithLabelValues(reason)
 }
 
 // countLookup counts one lookup by its action.

@@ -1,0 +1,264 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// emptyDB writes a valid database with no networks, as a build from
+// feeds that all came back empty would.
+func emptyDB(t *testing.T) string {
+	return writeTestDB(t, filepath.Join(t.TempDir(), "empty.mmdb"), nil, testManifest(0))
+}
+
+// truncatedDB writes the first half of the sample database.
+func truncatedDB(t *testing.T) string {
+	b, err := os.ReadFile(sampleDB(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "truncated.mmdb")
+	if err := os.WriteFile(path, b[:len(b)/2], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// unverifiedDB writes a database that loads but fails "ipintel verify":
+// a record names a source that is not a feed of its manifest.
+func unverifiedDB(t *testing.T) string {
+	nets := append([]testNet(nil), sampleNets...)
+	nets = append(nets, testNet{cidr: "2001:db8:9::/48", cats: 0, score: 0, sources: []string{"not-a-feed"}})
+	return writeTestDB(t, filepath.Join(t.TempDir(), "unverified.mmdb"), nets, testManifest(len(nets)))
+}
+
+// serve refuses to start on a database that is empty, broken or fails
+// verify: exit status 1 and a message naming the file and the reason.
+func TestServeRefusesToStart(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name, path, want string
+	}{
+		{"empty", emptyDB(t), "no networks"},
+		{"truncated", truncatedDB(t), "truncated.mmdb"},
+		{"garbage", garbageDB(t), "garbage.mmdb"},
+		{"fails verify", unverifiedDB(t), `source "not-a-feed" is not a feed of the manifest`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			var stdout, stderr bytes.Buffer
+			code := run(ctx, []string{"serve", "-db", tc.path, "-listen", "127.0.0.1:0"}, strings.NewReader(""), &stdout, &stderr)
+			if code != exitRuntime {
+				t.Errorf("exit %d, want 1; stderr:\n%s", code, stderr.String())
+			}
+			if msg := stderr.String(); !strings.Contains(msg, "refusing to serve") || !strings.Contains(msg, tc.want) {
+				t.Errorf("stderr %q, want a refusal saying %q", msg, tc.want)
+			}
+			if strings.Contains(stderr.String(), "msg=serving") {
+				t.Error("serve started listening")
+			}
+		})
+	}
+}
+
+// garbageDB writes a file that is not an MMDB at all.
+func garbageDB(t *testing.T) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "garbage.mmdb")
+	if err := os.WriteFile(path, []byte("this is not an MMDB file"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// A reload to an empty, broken or unverified database is refused, logged
+// and counted by reason; the old database keeps serving and /readyz keeps
+// reporting it.
+func TestServeRefusesReload(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name   string
+		bad    func(t *testing.T) string
+		reason string
+	}{
+		{"empty", emptyDB, "empty"},
+		{"truncated", truncatedDB, "unreadable"},
+		{"fails verify", unverifiedDB, "verify"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			path := sampleDB(t)
+			ts := startServe(t, serveConfig{db: path})
+			before := readyz(t, ts.url)
+			bad, err := os.ReadFile(tc.bad(t))
+			if err != nil {
+				t.Fatal(err)
+			}
+			done := ts.reloaded()
+			replaceFile(t, path, func(tmp string) {
+				if err := os.WriteFile(tmp, bad, 0o644); err != nil {
+					t.Fatal(err)
+				}
+			})
+			select {
+			case <-done:
+			case <-time.After(10 * time.Second):
+				t.Fatal("no reload attempt after the file changed")
+			}
+			metric := `ipintel_db_reload_refused_total{reason="` + tc.reason + `"}`
+			if v := metricValue(t, ts.url, metric); v != "1" {
+				t.Errorf("%s = %s, want 1", metric, v)
+			}
+			if v := metricValue(t, ts.url, "ipintel_reload_failures_total"); v != "1" {
+				t.Errorf("ipintel_reload_failures_total = %s, want 1", v)
+			}
+			if v := metricValue(t, ts.url, "ipintel_reloads_total"); v != "0" {
+				t.Errorf("ipintel_reloads_total = %s, want 0", v)
+			}
+			if a := getAnswer(t, ts.url, "192.0.2.10"); a.Action != "block" {
+				t.Errorf("after the refused reload 192.0.2.10 = %s, want the old block", a.Action)
+			}
+			if after := readyz(t, ts.url); after.status != 200 || after.Networks != before.Networks {
+				t.Errorf("/readyz after the refusal = %+v, want still ready with %d networks", after, before.Networks)
+			}
+			if log := ts.log.String(); !strings.Contains(log, "reload refused") || !strings.Contains(log, "reason="+tc.reason) {
+				t.Errorf("log lacks the refusal and its reason:\n%s", log)
+			}
+		})
+	}
+}
+
+type readyzAnswer struct {
+	status   int
+	Status   string `json:"status"`
+	Networks int    `json:"networks"`
+	Ranges   int    `json:"ranges"`
+}
+
+func readyz(t *testing.T, base string) readyzAnswer {
+	t.Helper()
+	r := do(t, "GET", base+"/readyz", nil, nil)
+	var a readyzAnswer
+	if err := json.Unmarshal(r.body, &a); err != nil {
+		t.Fatalf("/readyz body %q: %v", r.body, err)
+	}
+	a.status = r.status
+	return a
+}
+
+// With -allow-empty an empty database is served, at start and on reload.
+func TestServeAllowEmpty(t *testing.T) {
+	t.Parallel()
+	path := emptyDB(t)
+	ts := startServe(t, serveConfig{db: path, allowEmpty: true})
+	if a := getAnswer(t, ts.url, "192.0.2.10"); a.Found || a.Action != "allow" {
+		t.Errorf("192.0.2.10 in the empty database = found %v, %s; want not found, allow", a.Found, a.Action)
+	}
+	if r := readyz(t, ts.url); r.status != 200 || r.Networks != 0 {
+		t.Errorf("/readyz = %+v, want ready with 0 networks", r)
+	}
+	replaceFile(t, path, func(tmp string) { writeTestDB(t, tmp, sampleNets, testManifest(len(sampleNets))) })
+	waitFor(t, "the sample database", func() bool { return getAnswer(t, ts.url, "192.0.2.10").Found })
+	replaceFile(t, path, func(tmp string) { writeTestDB(t, tmp, nil, testManifest(0)) })
+	waitFor(t, "the empty database again", func() bool { return !getAnswer(t, ts.url, "192.0.2.10").Found })
+	if v := metricValue(t, ts.url, `ipintel_db_reload_refused_total{reason="empty"}`); v != "0" {
+		t.Errorf("refused empty = %s with -allow-empty, want 0", v)
+	}
+}
+
+// /readyz, the metrics and the log count networks as info and build do
+// (MMDB networks) and the engine's ranges separately.
+func TestServeNetworksAndRanges(t *testing.T) {
+	t.Parallel()
+	ts := startServe(t, serveConfig{db: sampleDB(t)})
+	r := readyz(t, ts.url)
+	if r.Networks == 0 || r.Ranges == 0 || r.Ranges == r.Networks {
+		t.Errorf("/readyz = %+v, want the networks and the engine's ranges, two different counts", r)
+	}
+	if v := metricValue(t, ts.url, "ipintel_db_networks"); v != strconv.Itoa(r.Networks) {
+		t.Errorf("ipintel_db_networks = %s, want %d", v, r.Networks)
+	}
+	if v := metricValue(t, ts.url, "ipintel_db_ranges"); v != strconv.Itoa(r.Ranges) {
+		t.Errorf("ipintel_db_ranges = %s, want %d", v, r.Ranges)
+	}
+	if want := fmt.Sprintf("networks=%d ranges=%d", r.Networks, r.Ranges); !strings.Contains(ts.log.String(), want) {
+		t.Errorf("the serving log line lacks %q:\n%s", want, ts.log.String())
+	}
+	var out bytes.Buffer
+	if code := run(context.Background(), []string{"info", "-db", ts.cfg.db, "-json"}, strings.NewReader(""), &out, &out); code != exitOK {
+		t.Fatalf("info: exit %d: %s", code, out.String())
+	}
+	var info struct {
+		Networks struct {
+			Networks int `json:"networks"`
+		} `json:"networks"`
+		Engine struct {
+			Ranges int `json:"ranges"`
+		} `json:"engine"`
+	}
+	if err := json.Unmarshal(out.Bytes(), &info); err != nil {
+		t.Fatal(err)
+	}
+	if info.Networks.Networks != r.Networks || info.Engine.Ranges != r.Ranges {
+		t.Errorf("info says %d networks, %d ranges; /readyz says %d, %d", info.Networks.Networks, info.Engine.Ranges, r.Networks, r.Ranges)
+	}
+}
+
+// Following a URL, an empty database is refused at start (with no local
+// copy) and on reload (the old one and the local copy stay).
+func TestServeURLRefusesEmpty(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	var body atomic.Pointer[[]byte]
+	empty, err := os.ReadFile(emptyDB(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body.Store(&empty)
+	origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b := *body.Load()
+		w.Header().Set("ETag", fmt.Sprintf(`"%x"`, len(b)))
+		_, _ = w.Write(b)
+	}))
+	t.Cleanup(origin.Close)
+	cache := filepath.Join(dir, "cache", "db.mmdb")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var stderr bytes.Buffer
+	code := run(ctx, []string{"serve", "-db", origin.URL + "/ipintel.mmdb", "-cache", cache, "-listen", "127.0.0.1:0"},
+		strings.NewReader(""), &bytes.Buffer{}, &stderr)
+	if code != exitRuntime || !strings.Contains(stderr.String(), "reason=empty") {
+		t.Errorf("start on an empty URL: exit %d, stderr:\n%s\nwant exit 1 and the refusal", code, stderr.String())
+	}
+	if _, err := os.Stat(cache); err == nil {
+		t.Error("the refused database became the local copy")
+	}
+
+	good, err := os.ReadFile(sampleDB(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body.Store(&good)
+	ts := startServe(t, serveConfig{db: origin.URL + "/ipintel.mmdb", cache: cache})
+	body.Store(&empty)
+	metric := `ipintel_db_reload_refused_total{reason="empty"}`
+	waitFor(t, "the refused empty download", func() bool { return metricValue(t, ts.url, metric) == "1" })
+	if a := getAnswer(t, ts.url, "192.0.2.10"); a.Action != "block" {
+		t.Errorf("after the refused download 192.0.2.10 = %s, want the old block", a.Action)
+	}
+	if got, _ := os.ReadFile(cache); !bytes.Equal(got, good) {
+		t.Error("the local copy is no longer the last good database")
+	}
+}
