@@ -301,6 +301,9 @@ func tiRoundTrip(t *testing.T, entries []Entry) {
 		fmt.Fprintf(&doc, "%v\t%d\n", e.Prefix, asn)
 		want = append(want, fmt.Sprintf("%v AS%d", e.Prefix, asn))
 	}
+	if len(want) == 0 {
+		return // an empty body is not a pyasn table
+	}
 	back, st, err := tiParse(FormatPyASN, doc.Bytes())
 	if err != nil || st.Records != len(want) {
 		t.Fatalf("round trip through pyasn: %d of %d records, err %v", st.Records, len(want), err)
