@@ -150,7 +150,7 @@ func jsonValue(p *parser, keys []string, key, s string, line int) {
 		if len(s) > maxJSONAddrLen || strings.Contains(strings.ToLower(key), "version") {
 			return
 		}
-		if pfx, err := jsonPrefix(s); err == nil {
+		if pfx, err := addrOrPrefix(s); err == nil {
 			p.stats.Records++
 			p.emit(Entry{Prefix: pfx, Line: line})
 		}
@@ -163,7 +163,7 @@ func jsonValue(p *parser, keys []string, key, s string, line int) {
 		p.stats.Skipped++
 		return
 	}
-	pfx, err := jsonPrefix(s)
+	pfx, err := addrOrPrefix(s)
 	if err != nil {
 		p.bad(line, []byte(s), err)
 		return
@@ -172,8 +172,9 @@ func jsonValue(p *parser, keys []string, key, s string, line int) {
 	p.emit(Entry{Prefix: pfx, Line: line})
 }
 
-// jsonPrefix parses an address or a CIDR, normalised.
-func jsonPrefix(s string) (netip.Prefix, error) {
+// addrOrPrefix parses an address (giving its host prefix) or a CIDR,
+// normalised.
+func addrOrPrefix(s string) (netip.Prefix, error) {
 	if strings.IndexByte(s, '/') >= 0 {
 		return ParsePrefix(s)
 	}

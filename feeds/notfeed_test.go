@@ -102,6 +102,7 @@ func TestNotFeedCorpus(t *testing.T) {
 		// An HTTP 500 page a mirror committed as Cloudflare's ips-v4.
 		{"cloud/cloudflare-ips-v4-http500-page_2024-10-29.txt", FormatIPList, true},
 		{"cloud/cloudflare-ips-v4-http500-page_2024-10-29.txt", FormatProxyList, true},
+		{"cloud/cloudflare-ips-v4-http500-page_2024-10-29.txt", FormatGeofeed, true},
 		// Real empty lists: comments and no data are a feed of 0 records.
 		{"abuse/spamhaus-edrop-merged-empty_2024-10-18.txt", FormatSpamhausDrop, false},
 		{"vpn/x4bnet-input-vpn-ips-Manual_2026-08-22.txt", FormatIPList, false},
