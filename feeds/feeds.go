@@ -13,20 +13,61 @@ import (
 // Format names a feed file format, as written in the config's format key.
 type Format string
 
-// The supported formats; see DESIGN.md §3.
+// The supported formats. Each parser is described in its own file; the
+// comment on each constant says what one record of the format is.
 const (
-	FormatIPList           Format = "ip-list"
-	FormatSpamhausDrop     Format = "spamhaus-drop"
-	FormatIPSum            Format = "ipsum"
+	// FormatIPList is a text list of one address, CIDR or "a-b" range a
+	// line, with '#' and ';' comments (FireHOL, X4BNet, ipverse …).
+	FormatIPList Format = "ip-list"
+	// FormatSpamhausDrop is Spamhaus DROP/EDROP/DROPv6, as text
+	// ("cidr ; SBL…") or NDJSON: one CIDR a record.
+	FormatSpamhausDrop Format = "spamhaus-drop"
+	// FormatIPSum is stamparm's ipsum.txt, "addr<TAB>count", kept when the
+	// count reaches Options.MinCount.
+	FormatIPSum Format = "ipsum"
+	// FormatTorExitAddresses is the TorDNSEL exit list: one ExitAddress a
+	// record.
 	FormatTorExitAddresses Format = "tor-exit-addresses"
-	FormatTorConsensus     Format = "tor-consensus"
-	FormatOnionoo          Format = "onionoo"
-	FormatIP2ASN           Format = "ip2asn"
-	FormatPyASN            Format = "pyasn"
-	FormatASNList          Format = "asn-list"
-	FormatCSV              Format = "csv"
-	FormatIPVerseJSON      Format = "ipverse-json"
-	FormatMMDB             Format = "mmdb"
+	// FormatTorConsensus is a Tor network-status consensus (ns or
+	// microdesc): the addresses of relays flagged Exit and not BadExit.
+	FormatTorConsensus Format = "tor-consensus"
+	// FormatOnionoo is an Onionoo details document: the exit addresses of
+	// exit relays.
+	FormatOnionoo Format = "onionoo"
+	// FormatIP2ASN is iptoasn's ip2asn TSV: an inclusive range with its
+	// ASN and organisation.
+	FormatIP2ASN Format = "ip2asn"
+	// FormatPyASN is a pyasn "prefix<TAB>asn" table.
+	FormatPyASN Format = "pyasn"
+	// FormatASNList is a list of AS numbers (X4BNet ASN.txt, bad-asn-list
+	// CSV, Spamhaus ASN-DROP NDJSON): entries carry an ASN and no prefix.
+	FormatASNList Format = "asn-list"
+	// FormatCSV is a CSV of CIDRs or start,end ranges (ipcat, jhassine).
+	FormatCSV Format = "csv"
+	// FormatIPVerseJSON is ipverse/asn-ip's per-ASN aggregated.json.
+	FormatIPVerseJSON Format = "ipverse-json"
+	// FormatMMDB is a MaxMind DB file (GeoLite2-ASN, GeoIP2-Anonymous-IP).
+	FormatMMDB Format = "mmdb"
+	// FormatJSON is any JSON document: every string value, at any depth,
+	// that is an address or CIDR is a record (AWS ip-ranges.json, GCP
+	// cloud.json, Google and OpenAI crawler lists, Azure ServiceTags …).
+	// Options.JSONKeys keeps only the values under the named keys.
+	FormatJSON Format = "json"
+	// FormatProxyList is a list of one proxy a line:
+	// "[scheme://][user:pass@]host:port", "[v6]:port", or a bare address
+	// or CIDR, optionally followed by '|'- or ';'-separated columns
+	// (monosans, TheSpeedX, Avastel lists).
+	FormatProxyList Format = "proxy-list"
+	// FormatVPNServers is gluetun's servers.json: every server address of
+	// every VPN provider, with the provider's name in Entry.Provider.
+	FormatVPNServers Format = "vpn-servers"
+	// FormatASNNames is an ASN to name table ("ASN NAME, CC" as in RIPE's
+	// asn.txt and potaroo's autnums): entries carry an ASN and its
+	// organisation, and no prefix.
+	FormatASNNames Format = "asn-names"
+	// FormatGeofeed is an RFC 8805 geofeed CSV: the prefix in the first
+	// column of each row.
+	FormatGeofeed Format = "geofeed"
 )
 
 // Formats returns every supported format, sorted.
@@ -42,18 +83,17 @@ func Formats() []Format {
 // Entry is one normalised result of a feed: a prefix (masked, with IPv4
 // unmapped), and for ASN formats the ASN and organisation.
 //
-// Entries of the asn-list format carry an ASN and no prefix: Prefix is the
-// zero value. Entries of the mmdb format may carry Categories read from the
+// Entries of the asn-list and asn-names formats carry an ASN and no
+// prefix: Prefix is the zero value. Entries of the vpn-servers format carry
+// the VPN provider's display name in Provider. Entries of the mmdb format may carry Categories read from the
 // imported record (is_tor_exit_node and so on).
 type Entry struct {
 	Prefix     netip.Prefix
 	ASN        uint32
 	Org        string
 	Categories schema.Category
-	// Provider names the operator an entry belongs to, when the format
-	// says (vpn-servers: the VPN provider); "" otherwise.
-	Provider string
-	Line     int // 1-based line (or record number for binary formats)
+	Provider   string // vpn-servers: the provider, such as "Mullvad"
+	Line       int    // 1-based line (or record number for binary formats)
 }
 
 // LineError reports one rejected line of a feed. Parsers skip the line and
@@ -93,8 +133,11 @@ type Options struct {
 	// index or header name. With none set, a header naming a cidr, network
 	// or prefix column selects it, otherwise columns 0 and 1 are a range.
 	CIDRColumn, StartColumn, EndColumn string
-	// JSONKeys, in the json format, keeps only string values whose object
-	// key is one of these; none keeps every value that parses.
+	// JSONKeys, for the json format, keeps only the string values whose
+	// object key is one of these names (the elements of an array under
+	// such a key included); a kept value that is not an address or CIDR
+	// is then a bad line. Default: every string value at any depth that
+	// is an address or CIDR, and nothing else.
 	JSONKeys []string
 	// MaxLineErrors caps how many *LineError values are kept in the
 	// returned error (all are counted in Stats.Invalid). Default 100.
@@ -153,6 +196,10 @@ func (p *parser) bad(line int, text []byte, err error) {
 // order. Bad lines are skipped and returned as *LineError values joined into
 // the error; an I/O error, a broken gzip stream or an unknown format is
 // returned as well. Stats are valid in every case.
+//
+// A body that is not the feed at all, such as an HTTP error page saved in
+// its place or an empty download, is a file error wrapping [ErrNotFeed]:
+// see [ErrNotFeed] for what counts.
 func Parse(r io.Reader, opts Options, yield func(Entry)) (Stats, error) {
 	fn, ok := parsers[opts.Format]
 	if !ok {
@@ -166,6 +213,9 @@ func Parse(r io.Reader, opts Options, yield func(Entry)) (Stats, error) {
 	}
 	p := &parser{opts: opts, yield: yield}
 	rd, err := decompress(r)
+	if err == nil {
+		rd, err = checkBody(rd, opts.Format)
+	}
 	if err != nil {
 		return p.stats, fmt.Errorf("%s: %w", sourceName(opts.Source), err)
 	}

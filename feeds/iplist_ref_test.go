@@ -454,7 +454,11 @@ func checkInvariants(t *testing.T, in []byte, got parsed, lineRecords, fatalOK b
 		}
 	}
 	gzip := len(in) >= 2 && in[0] == 0x1f && in[1] == 0x8b
-	if len(got.fatal) != 0 && !gzip && !fatalOK {
+	notFeed := len(got.fatal) == 1 && errors.Is(got.fatal[0], ErrNotFeed)
+	if notFeed && (len(got.entries) != 0 || st.Records != 0) {
+		t.Fatalf("ErrNotFeed with %d entries, %d records", len(got.entries), st.Records)
+	}
+	if len(got.fatal) != 0 && !gzip && !fatalOK && !notFeed {
 		t.Fatalf("file error on plain input: %v", got.fatal)
 	}
 }

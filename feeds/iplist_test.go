@@ -28,6 +28,7 @@ type lineCase struct {
 	invalid []int    // lines expected to be rejected
 	records int
 	skipped int
+	notFeed bool // Parse fails with ErrNotFeed
 }
 
 func runLineCases(t *testing.T, format Format, cases []lineCase) {
@@ -38,7 +39,11 @@ func runLineCases(t *testing.T, format Format, cases []lineCase) {
 			opts := tc.opts
 			opts.Format = format
 			got := parseText(tc.in, opts)
-			if len(got.fatal) != 0 {
+			if tc.notFeed {
+				if len(got.fatal) != 1 || !errors.Is(got.fatal[0], ErrNotFeed) {
+					t.Fatalf("Parse: error %v, want ErrNotFeed", got.fatal)
+				}
+			} else if len(got.fatal) != 0 {
 				t.Fatalf("Parse: unexpected error %v", got.fatal)
 			}
 			var entries []string
@@ -65,7 +70,8 @@ func runLineCases(t *testing.T, format Format, cases []lineCase) {
 func TestParseIPList(t *testing.T) {
 	t.Parallel()
 	runLineCases(t, FormatIPList, []lineCase{
-		{name: "empty", in: ""},
+		{name: "empty body is not a feed", in: "", notFeed: true},
+		{name: "white space only is not a feed", in: " \r\n\t\n", notFeed: true},
 		{name: "comments only, no final newline", in: "# Manually added netblocks\n# Comment", records: 0},
 		{
 			name: "firehol header then data", records: 2,

@@ -30,7 +30,7 @@ func TestParseIPVerseJSON(t *testing.T) {
 		invalid int
 		fatal   bool
 	}{
-		{name: "empty"},
+		{name: "empty body is not a feed", fatal: true},
 		{
 			name: "aggregated.json without final newline", in: doc,
 			want: []string{"7 81.27.86.0/24 208172 Proton AG", "8 159.26.96.0/19 208172 Proton AG", "10 2a0b:f4c:2::/48 208172 Proton AG"},

@@ -99,7 +99,7 @@ func TestParseTorConsensus(t *testing.T) {
 			records: 1,
 		},
 		{name: "header only", in: tiHead + "directory-footer\n"},
-		{name: "empty", in: ""},
+		{name: "empty body is not a feed", in: "", fatal: true},
 		{
 			name:  "not a consensus",
 			in:    "ExitNode 0011BD2485AD45D984EC4159C88FC066E5E3300E\nExitAddress 162.247.74.201 2018-10-31 06:03:23\n",

@@ -55,7 +55,7 @@ func TestParseTorExitAddresses(t *testing.T) {
 			want:    []string{"2 5.6.7.8/32"},
 			records: 1,
 		},
-		{name: "empty", in: ""},
+		{name: "empty body is not a feed", in: "", fatal: true},
 	})
 }
 

@@ -18,7 +18,7 @@ import (
 func init() {
 	register(&command{
 		Name:      "feeds",
-		UsageLine: "ipintel feeds check -format fmt [-json] [-min-count n] [-cidr-column c] [-start-column c] [-end-column c] [-max-bad-lines n] file ...",
+		UsageLine: "ipintel feeds check -format fmt [-json] [-min-count n] [-cidr-column c] [-start-column c] [-end-column c] [-json-keys k,...] [-max-bad-lines n] file ...",
 		Short:     "parse feed files and report their counts and bad lines",
 		Long: `Feeds check parses each file in the given feed format and reports what a
 build would take from it: records (data lines or records accepted),
@@ -26,7 +26,9 @@ prefixes (distinct prefixes after normalisation and range splitting, before
 aggregation or reserved-space filtering), ipv4 and ipv6 (the split of
 prefixes), asns (distinct ASNs carried by the entries), invalid (rejected
 lines) and skipped (records left out on purpose, such as ipsum lines below
--min-count). Gzip-compressed files are read transparently.
+-min-count). Gzip-compressed files are read transparently. For the json
+format, -json-keys keeps only the string values under the named keys
+(comma-separated), as the config's json_keys does.
 
 Formats: ` + formatList() + `.
 
@@ -38,7 +40,8 @@ its end. The first 10 bad lines of each file go to stderr as file:line.
 Exit status: 0 when every file was read to its end, whether or not it had
 bad lines, since reporting them is the point of the command; 1 when a file
 could not be opened or read (an I/O error, a broken gzip stream, a JSON
-document cut short) or had more than -max-bad-lines invalid lines; 2 for a
+document cut short), was not the feed at all (an empty body, an HTML page,
+a JSON document without an address), or had more than -max-bad-lines invalid lines; 2 for a
 usage error such as an unknown format.`,
 		Flags: feedsFlags,
 	})
@@ -78,6 +81,7 @@ func feedsFlags(fs *flag.FlagSet) func(ctx context.Context, e *env, args []strin
 	cidrCol := fs.String("cidr-column", "", "csv: network `column`, a 0-based index or header name")
 	startCol := fs.String("start-column", "", "csv: range start `column`, a 0-based index or header name")
 	endCol := fs.String("end-column", "", "csv: range end `column`, a 0-based index or header name")
+	jsonKeys := fs.String("json-keys", "", "json: read only the values under these `keys`, comma-separated")
 	maxBad := fs.Int("max-bad-lines", -1, "fail a file with more than `n` invalid lines (-1: no limit)")
 	return func(ctx context.Context, e *env, args []string) int {
 		if len(args) == 0 || args[0] != "check" {
@@ -105,6 +109,14 @@ func feedsFlags(fs *flag.FlagSet) func(ctx context.Context, e *env, args []strin
 			return report(e, "feeds", usageError("-min-count applies to -format ipsum only"))
 		case (*cidrCol != "" || *startCol != "" || *endCol != "") && *format != string(feeds.FormatCSV):
 			return report(e, "feeds", usageError("-cidr-column, -start-column and -end-column apply to -format csv only"))
+		case *jsonKeys != "" && *format != string(feeds.FormatJSON):
+			return report(e, "feeds", usageError("-json-keys applies to -format json only"))
+		}
+		var keys []string
+		for k := range strings.SplitSeq(*jsonKeys, ",") {
+			if k = strings.TrimSpace(k); k != "" {
+				keys = append(keys, k)
+			}
 		}
 		opts := feeds.Options{
 			Format:        feeds.Format(*format),
@@ -112,6 +124,7 @@ func feedsFlags(fs *flag.FlagSet) func(ctx context.Context, e *env, args []strin
 			CIDRColumn:    *cidrCol,
 			StartColumn:   *startCol,
 			EndColumn:     *endCol,
+			JSONKeys:      keys,
 			MaxLineErrors: maxShownBadLines,
 		}
 		return feedsCheck(ctx, e, opts, files, *asJSON, *maxBad)

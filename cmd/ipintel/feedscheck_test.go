@@ -151,6 +151,7 @@ func TestFeedsCheck(t *testing.T) {
 			{"-format", "ip-list", "-no-such-flag", list},
 			{"-format", "ip-list", "-min-count", "3", list},
 			{"-format", "ipsum", "-cidr-column", "0", ipsum},
+			{"-format", "ip-list", "-json-keys", "ip_prefix", list},
 		} {
 			if code, _, errOut := runCheck(t, args...); code != exitUsage || !strings.Contains(errOut, "usage:") {
 				t.Errorf("feeds check %q: exit %d, stderr %q; want 2 with usage", args, code, errOut)
@@ -195,6 +196,22 @@ func TestFeedsCheckCorpus(t *testing.T) {
 		{"csv", "asn/ipcat-datacenters_2019-02-20.csv", nil, feedCounts{Records: 3429, Prefixes: 4405, IPv4: 4405}},
 		{"csv", "asn/jhassine-datacenters_2026-08-22.csv", nil, feedCounts{Records: 52756, Prefixes: 52756, IPv4: 52756}},
 		{"ipverse-json", "vpn/ipverse-as208172-aggregated.json", nil, feedCounts{Records: 6, Prefixes: 6, IPv4: 6, ASNs: 1}},
+		// AWS lists a prefix once per service: 13,344 rows, 9,066 distinct.
+		{"json", "cloud/aws-ip-ranges_2025-07-24.json", nil, feedCounts{Records: 13344, Prefixes: 9066, IPv4: 6850, IPv6: 2216}},
+		{"json", "cloud/aws-ip-ranges_2025-07-24.json", []string{"-json-keys", "ip_prefix, ipv6_prefix"}, feedCounts{Records: 13344, Prefixes: 9066, IPv4: 6850, IPv6: 2216}},
+		{"json", "cloud/aws-ip-ranges_2025-07-24.json", []string{"-json-keys", "ip_prefix"}, feedCounts{Records: 8971, Prefixes: 6850, IPv4: 6850}},
+		// monosans: the exit addresses, 449 distinct among 492 proxies.
+		{"json", "proxy/monosans-proxies_2026-08-22.json", []string{"-json-keys", "exit_ip"}, feedCounts{Records: 492, Prefixes: 449, IPv4: 449}},
+		{"json", "crawler/google-common-crawlers_2026-08-21.json", nil, feedCounts{Records: 315, Prefixes: 315, IPv4: 169, IPv6: 146}},
+		{"proxy-list", "proxy/monosans-proxies-all_2026-08-22.txt", nil, feedCounts{Records: 492, Prefixes: 456, IPv4: 456}},
+		// Avastel: the header row is the one bad line.
+		{"proxy-list", "proxy/avastel-proxy-bot-ips-blocklist-5days_2026-08-22.txt", nil, feedCounts{Records: 300, Prefixes: 300, IPv4: 300, Invalid: 1}},
+		// gluetun: 13,056 servers, 3 of them with "ips": [""].
+		{"vpn-servers", "vpn/gluetun-servers_2023-04-20.json", nil, feedCounts{Records: 13053, Prefixes: 18506, IPv4: 17133, IPv6: 1373, Skipped: 3}},
+		// potaroo: 120,835 rows less 4,092 "-Reserved AS-", 1,023
+		// "-Private Use AS-" and 5 nameless ones.
+		{"asn-names", "asn/potaroo-autnums_2026-01-20.txt", nil, feedCounts{Records: 115715, ASNs: 115715, Skipped: 5120}},
+		{"geofeed", "cloud/linode-geofeed_2025-07-24.csv", nil, feedCounts{Records: 4552, Prefixes: 4552, IPv4: 4464, IPv6: 88}},
 	} {
 		path := filepath.Join(dir, tc.file)
 		args := append([]string{"-format", tc.format, "-json"}, tc.args...)
@@ -202,6 +219,25 @@ func TestFeedsCheckCorpus(t *testing.T) {
 		tc.want.File, tc.want.Format = path, tc.format
 		if got := decodeJSONLines(t, out); code != exitOK || len(got) != 1 || got[0] != tc.want {
 			t.Errorf("feeds check %s: exit %d, %+v; want 0, %+v (stderr %s)", tc.file, code, got, tc.want, errOut)
+		}
+	}
+}
+
+// TestFeedsCheckNotFeed checks that a body that is not the feed fails the
+// file, with the reason on stderr and in the JSON error.
+func TestFeedsCheckNotFeed(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	for _, tc := range []struct{ format, name, body, reason string }{
+		{"ip-list", "page.txt", "<html>\r\n<head><title>500 Internal Server Error</title></head>\r\n</html>\r\n", "HTML"},
+		{"geofeed", "empty.csv", "", "empty body"},
+		{"json", "error.json", `{"message": "rate limited", "code": 429}`, "no address"},
+	} {
+		path := writeFile(t, dir, tc.name, tc.body)
+		code, out, errOut := runCheck(t, "-format", tc.format, "-json", path)
+		got := decodeJSONLines(t, out)
+		if code != exitRuntime || len(got) != 1 || !strings.Contains(got[0].Error, "not the feed") || !strings.Contains(errOut, tc.reason) {
+			t.Errorf("feeds check -format %s %s: exit %d, %+v, stderr %q; want 1 and an error saying %q", tc.format, tc.name, code, got, errOut, tc.reason)
 		}
 	}
 }
