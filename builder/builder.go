@@ -45,6 +45,7 @@ type Builder struct {
 	asnEntries []asnEntry
 	orgs       []string
 	orgIndex   map[string]uint32
+	asnNames   map[uint32]asnName // from asn-names feeds
 	stats      Stats
 	written    bool         // the merge consumed the added entries
 	result     *mergeResult // the merge's result, once run
@@ -75,6 +76,7 @@ func New(opts Options) (*Builder, error) {
 		feedByName: map[string]int{},
 		lastFeed:   -1,
 		orgIndex:   map[string]uint32{},
+		asnNames:   map[uint32]asnName{},
 	}, nil
 }
 
@@ -99,11 +101,32 @@ func (b *Builder) AddFeed(f Feed) error {
 	if len(b.feeds) >= 1<<16 {
 		return fmt.Errorf("feed %q: too many feeds", f.Name)
 	}
+	for _, c := range []struct {
+		key string
+		v   int
+	}{{"confidence", f.Confidence}, {"infer_confidence", f.InferConfidence}} {
+		if c.v < 0 || c.v > 99 {
+			return fmt.Errorf("feed %q: %s %d outside 1-99", f.Name, c.key, c.v)
+		}
+	}
+	if f.InferPrefix < 0 || f.InferPrefix > 32 || f.InferPrefix6 < 0 || f.InferPrefix6 > 128 || f.InferMin < 0 {
+		return fmt.Errorf("feed %q: block inference %d/%d (min %d) out of range", f.Name, f.InferPrefix, f.InferPrefix6, f.InferMin)
+	}
+	clears := KindClears(f.Kind)
+	if f.Clears != nil && f.Kind != schema.KindAllow {
+		clears = *f.Clears
+	}
+	conf := f.Confidence
+	if conf == 0 {
+		conf = DefaultConfidence
+	}
 	b.feedByName[f.Name] = len(b.feeds)
 	b.feeds = append(b.feeds, &feedState{
 		Feed:   f,
 		cat:    cat,
-		layers: map[schema.Category]int{},
+		clears: clears &^ schema.CategoryAllow,
+		conf:   uint8(conf),
+		layers: map[layerKey]int{},
 		asns:   map[uint32]struct{}{},
 	})
 	return nil

@@ -34,7 +34,29 @@ type Config struct {
 	// Weights holds the [weights] overrides by category name.
 	Weights map[string]float64
 	Feeds   []FeedConfig
+	// Gates are the whole-database gates of the [gates] table.
+	Gates Gates
 }
+
+// Gates are the whole-database gates (DESIGN.md §4 Nothing lost): a
+// database with no networks is never published, nor one that loses more
+// than MaxCategoryShrink of any category's networks against the previous
+// build, nor one in which a category's covered addresses grow more than
+// MaxCategoryGrowth times against the previous build of the same config.
+type Gates struct {
+	MaxCategoryShrink float64 // default 0.5; 1 switches the gate off
+	MaxCategoryGrowth float64 // default 4; 0 switches the gate off
+}
+
+// Default whole-database gates.
+const (
+	DefaultMaxCategoryShrink = 0.5
+	DefaultMaxCategoryGrowth = 4.0
+)
+
+// DefaultMaxEntrySize is the max_entry_size of a feed that sets none: an
+// entry may cover at most a /8 of IPv4, and a /16 of IPv6.
+const DefaultMaxEntrySize = 8
 
 // FeedConfig is one [[feed]] table.
 type FeedConfig struct {
@@ -59,6 +81,24 @@ type FeedConfig struct {
 	OnGateFailure string
 	// CSV column selectors (index or header name), "" when not set.
 	CIDRColumn, StartColumn, EndColumn string
+	// JSONKeys keeps, in the json format, only values under these keys.
+	JSONKeys []string
+	// Optional feeds that have neither a fresh valid copy nor a last good
+	// one are left out of the build with a warning; any other such feed
+	// fails the build.
+	Optional bool
+	// Provider is the provider_name of entries that name none.
+	Provider string
+	// Confidence is the feed's confidence (1-99); see [Config.EffectiveConfidence].
+	Confidence int
+	// Clears is what the feed clears; nil means its kind's default ([KindClears]).
+	Clears *schema.Category
+	// MaxEntrySize is the shortest prefix length an IPv4 entry may have
+	// (IPv6: 8 more): a line covering more, after reserved space is
+	// removed, is an invalid line. Default [DefaultMaxEntrySize].
+	MaxEntrySize int
+	// Block inference (DESIGN.md §4): 0 when off.
+	InferPrefix, InferPrefix6, InferMin, InferConfidence int
 	// Line is the line of the feed's [[feed]] header in the config file.
 	Line int
 }
@@ -102,6 +142,12 @@ type fileConfig struct {
 	KeepReserved bool               `toml:"keep_reserved"`
 	Weights      map[string]float64 `toml:"weights"`
 	Feed         []fileFeed         `toml:"feed"`
+	Gates        *fileGates         `toml:"gates"`
+}
+
+type fileGates struct {
+	MaxCategoryShrink *float64 `toml:"max_category_shrink"`
+	MaxCategoryGrowth *float64 `toml:"max_category_growth"`
 }
 
 type fileFeed struct {
@@ -118,6 +164,16 @@ type fileFeed struct {
 	CIDRColumn    any      `toml:"cidr_column"`
 	StartColumn   any      `toml:"start_column"`
 	EndColumn     any      `toml:"end_column"`
+	JSONKeys      []string `toml:"json_keys"`
+	Optional      bool     `toml:"optional"`
+	Provider      string   `toml:"provider"`
+	Confidence    *int     `toml:"confidence"`
+	Clears        []string `toml:"clears"`
+	MaxEntrySize  *int     `toml:"max_entry_size"`
+	InferPrefix   *int     `toml:"infer_prefix"`
+	InferPrefix6  *int     `toml:"infer_prefix6"`
+	InferMin      *int     `toml:"infer_min"`
+	InferConf     *int     `toml:"infer_confidence"`
 }
 
 // LoadConfig reads and checks a config file. Every error is a
@@ -152,6 +208,7 @@ func ParseConfig(data []byte, path string) (*Config, error) {
 		DatabaseType: fc.DatabaseType,
 		KeepReserved: fc.KeepReserved,
 		Weights:      map[string]float64{},
+		Gates:        Gates{MaxCategoryShrink: DefaultMaxCategoryShrink, MaxCategoryGrowth: DefaultMaxCategoryGrowth},
 	}
 	var errs []error
 	bad := func(line int, format string, args ...any) {
@@ -186,6 +243,20 @@ func ParseConfig(data []byte, path string) (*Config, error) {
 		}
 		c.Weights[name] = w
 	}
+	if g := fc.Gates; g != nil {
+		if v := g.MaxCategoryShrink; v != nil {
+			if !validWeight(*v) {
+				bad(pos.key("gates", "max_category_shrink"), "[gates]: max_category_shrink %v outside [0,1]", *v)
+			}
+			c.Gates.MaxCategoryShrink = *v
+		}
+		if v := g.MaxCategoryGrowth; v != nil {
+			if math.IsNaN(*v) || (*v != 0 && *v < 1) {
+				bad(pos.key("gates", "max_category_growth"), "[gates]: max_category_growth %v: want 0 (off) or a factor of at least 1", *v)
+			}
+			c.Gates.MaxCategoryGrowth = *v
+		}
+	}
 	seen := map[string]int{}
 	formats := feeds.Formats()
 	for i, ff := range fc.Feed {
@@ -203,6 +274,10 @@ func ParseConfig(data []byte, path string) (*Config, error) {
 			URL:           ff.URL,
 			MaxShrink:     DefaultMaxShrink,
 			OnGateFailure: OnGateFallback,
+			JSONKeys:      ff.JSONKeys,
+			Optional:      ff.Optional,
+			Provider:      ff.Provider,
+			MaxEntrySize:  DefaultMaxEntrySize,
 			Line:          pos.header(i),
 		}
 		switch {
@@ -288,6 +363,65 @@ func ParseConfig(data []byte, path string) (*Config, error) {
 			}
 			*col.dst = s
 		}
+		if len(ff.JSONKeys) > 0 && f.Format != feeds.Format("json") {
+			bad(at("json_keys"), "feed %q: json_keys applies to the json format only", ff.Name)
+		}
+		if ff.Confidence != nil {
+			if *ff.Confidence < 1 || *ff.Confidence > 99 {
+				bad(at("confidence"), "feed %q: confidence %d outside 1-99", ff.Name, *ff.Confidence)
+			}
+			f.Confidence = *ff.Confidence
+		}
+		if ff.Clears != nil && ff.Kind == schema.KindAllow {
+			bad(at("clears"), "feed %q: an allow feed always clears every risk category; clears does not apply", ff.Name)
+		}
+		if ff.Clears != nil {
+			var cl schema.Category
+			for _, name := range ff.Clears {
+				cat, ok := schema.ParseCategory(name)
+				if !ok || cat == schema.CategoryAllow {
+					bad(at("clears"), "feed %q: clears: unknown category %q (want some of %s)", ff.Name, name, strings.Join(weightNames(), ", "))
+					continue
+				}
+				cl |= cat
+			}
+			f.Clears = &cl
+		}
+		if ff.MaxEntrySize != nil {
+			if *ff.MaxEntrySize < 0 || *ff.MaxEntrySize > 32 {
+				bad(at("max_entry_size"), "feed %q: max_entry_size %d: want an IPv4 prefix length 0-32", ff.Name, *ff.MaxEntrySize)
+			}
+			f.MaxEntrySize = *ff.MaxEntrySize
+		}
+		for _, x := range []struct {
+			key    string
+			v      *int
+			lo, hi int
+			dst    *int
+		}{
+			{"infer_prefix", ff.InferPrefix, 8, 32, &f.InferPrefix},
+			{"infer_prefix6", ff.InferPrefix6, 16, 64, &f.InferPrefix6},
+			{"infer_min", ff.InferMin, 1, 1 << 20, &f.InferMin},
+			{"infer_confidence", ff.InferConf, 1, 99, &f.InferConfidence},
+		} {
+			if x.v == nil {
+				continue
+			}
+			if *x.v < x.lo || *x.v > x.hi {
+				bad(at(x.key), "feed %q: %s %d outside %d-%d", ff.Name, x.key, *x.v, x.lo, x.hi)
+			}
+			*x.dst = *x.v
+		}
+		if (ff.InferMin != nil || ff.InferConf != nil) && f.InferPrefix == 0 && f.InferPrefix6 == 0 {
+			bad(at("infer_min"), "feed %q: infer_min and infer_confidence need infer_prefix or infer_prefix6", ff.Name)
+		}
+		if ff.Kind == schema.KindASN {
+			for _, k := range []string{"provider", "confidence", "clears", "infer_prefix", "infer_prefix6"} {
+				if l := pos.key(sec, k); l > 0 {
+					bad(l, "feed %q: %s does not apply to an asn feed", ff.Name, k)
+				}
+			}
+		}
 		c.Feeds = append(c.Feeds, f)
 	}
 	if len(errs) > 0 {
@@ -320,6 +454,33 @@ func (c *Config) EffectiveWeight(f FeedConfig) float64 {
 		return w
 	}
 	return cat.DefaultWeight()
+}
+
+// EffectiveConfidence returns a feed's confidence (DESIGN.md §4
+// Confidence): its own, else 99 for a provider's own server list and the
+// Tor formats, 30 for an asn-list (a whole ASN is a coarse claim), 70 for
+// every other format.
+func (c *Config) EffectiveConfidence(f FeedConfig) int {
+	if f.Confidence > 0 {
+		return f.Confidence
+	}
+	switch f.Format {
+	case "vpn-servers", feeds.FormatTorExitAddresses, feeds.FormatTorConsensus, feeds.FormatOnionoo:
+		return 99
+	case feeds.FormatASNList:
+		return 30
+	}
+	return DefaultConfidence
+}
+
+// BuilderFeed returns the declaration of a feed to a [Builder].
+func (c *Config) BuilderFeed(f FeedConfig) Feed {
+	return Feed{
+		Name: f.Name, Kind: f.Kind, Weight: c.EffectiveWeight(f),
+		Provider: f.Provider, Confidence: c.EffectiveConfidence(f), Clears: f.Clears,
+		InferPrefix: f.InferPrefix, InferPrefix6: f.InferPrefix6,
+		InferMin: f.InferMin, InferConfidence: f.InferConfidence,
+	}
 }
 
 // CategoryWeights returns the weight in effect for every scored category.

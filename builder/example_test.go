@@ -68,7 +68,7 @@ func ExampleBuilder() {
 	}
 	// Output:
 	// 45.0.1.1  found=true {ASN:64500 Tor:true Hosting:true Abuse:true Allow:false RiskScore:98 Sources:[abuse hosting-asns tor-exits]}
-	// 45.0.2.9  found=true {ASN:64500 Tor:false Hosting:false Abuse:false Allow:true RiskScore:0 Sources:[abuse allow hosting-asns]}
+	// 45.0.2.9  found=true {ASN:64500 Tor:false Hosting:false Abuse:false Allow:true RiskScore:0 Sources:[allow]}
 	// 45.0.7.1  found=true {ASN:64501 Tor:false Hosting:false Abuse:false Allow:false RiskScore:0 Sources:[]}
 	// 10.1.2.3  found=false {ASN:0 Tor:false Hosting:false Abuse:false Allow:false RiskScore:0 Sources:[]}
 }

@@ -2,6 +2,7 @@ package builder
 
 import (
 	"cmp"
+	"context"
 	"errors"
 	"fmt"
 	"math/bits"
@@ -21,10 +22,48 @@ type Feed struct {
 	// Kind is one of schema.Kinds(): the category its entries set, or
 	// "asn" for an IP→ASN table.
 	Kind string
-	// Weight is the score weight of the feed (the noisy-OR term it adds
-	// once to every network it sets a category on). Ignored for the asn
+	// Weight is the score weight of the category the feed sets on the
+	// networks it covers; a category counts once, with the largest weight
+	// among the feeds that set it (DESIGN.md §4 Score). Ignored for the asn
 	// and allow kinds.
 	Weight float64
+	// Provider is the provider_name of the feed's entries that carry none.
+	Provider string
+	// Confidence (1-99) is how sure the feed is of its entries'
+	// anonymizer categories; 0 means [DefaultConfidence].
+	Confidence int
+	// Clears is what the feed's evidence clears on the networks it covers
+	// (DESIGN.md §4 Clearing); nil means its kind's default, see
+	// [KindClears]. A pointer to 0 clears nothing. An allow feed always
+	// clears every risk category: Clears is ignored for it.
+	Clears *schema.Category
+	// InferPrefix and InferPrefix6, when set, make every IPv4 block of
+	// that length (IPv6 block) holding at least InferMin of the feed's
+	// entries of one provider an entry of the feed at InferConfidence
+	// (DESIGN.md §4 Block inference).
+	InferPrefix, InferPrefix6 int
+	// InferMin is the least number of entries that make a block; 0 means 2.
+	InferMin int
+	// InferConfidence is the confidence of an inferred block; 0 means 50.
+	InferConfidence int
+}
+
+// DefaultConfidence is the confidence of a feed that sets none and whose
+// format implies none (DESIGN.md §4 Confidence).
+const DefaultConfidence = 70
+
+// KindClears returns what a feed of the given kind clears by default:
+// allow and crawler feeds clear every risk category (a verified crawler is
+// allowed), relay feeds clear hosting (relay exits carry real users),
+// other kinds nothing.
+func KindClears(kind string) schema.Category {
+	switch kind {
+	case schema.KindAllow, schema.KindCrawler:
+		return schema.CategoryRisk
+	case schema.KindRelay:
+		return schema.CategoryHosting
+	}
+	return 0
 }
 
 // FeedStats counts what one feed added to a [Builder].
@@ -37,6 +76,7 @@ type FeedStats struct {
 	Reserved int // entries wholly inside reserved space, dropped
 	Trimmed  int // entries partly inside reserved space: the reserved part dropped
 	Aliased  int // IPv6 entries wholly inside space aliased to IPv4, dropped
+	Inferred int // blocks added by block inference
 }
 
 // CategoryStats counts the networks of one category in the written database.
@@ -59,18 +99,42 @@ type Stats struct {
 type feedState struct {
 	Feed
 	cat     schema.Category
+	clears  schema.Category // what its evidence clears
+	conf    uint8           // its confidence, defaults applied
 	asnList map[uint32]struct{}
-	layers  map[schema.Category]int
+	layers  map[layerKey]int
 	asns    map[uint32]struct{}
+	infer   []inferEntry // entries kept for block inference
 	stats   FeedStats
 }
 
-// layer is the coverage of one feed for one category set: most feeds have
-// one layer; an mmdb import carrying several category sets has several.
+// layerKey tells the layers of one feed apart: entries that set the same
+// categories with the same provider and confidence share a layer. Where
+// the provider or confidence can differ between entries that cover one
+// address (entries that name their provider, inferred blocks), the
+// prefix length is part of the key, so the most specific one is known.
+type layerKey struct {
+	cats     schema.Category
+	provider string
+	conf     uint8
+	bits     uint8 // prefix length, or 0 where specificity cannot matter
+	inferred bool
+}
+
+// layer is the coverage of one feed for one layerKey: most feeds have
+// one layer; an mmdb import carrying several category sets, or a feed
+// whose entries name their providers, has several.
 type layer struct {
-	feed  int
-	cats  schema.Category
+	feed int
+	layerKey
 	spans []span
+}
+
+// inferEntry is an entry of a feed with block inference: its provider and
+// its prefix as given (masked, IPv4 unmapped), before any widening.
+type inferEntry struct {
+	provider string
+	pfx      netip.Prefix
 }
 
 type asnEntry struct {
@@ -84,6 +148,12 @@ type asnEntry struct {
 type asnInfo struct {
 	asn uint32
 	org string
+}
+
+// asnName is an ASN's organisation name from an asn-names feed.
+type asnName struct {
+	feed int
+	org  string
 }
 
 // record is one distinct MMDB record.
@@ -131,6 +201,18 @@ func (b *Builder) Add(feed string, e feeds.Entry) error {
 	}
 	f := b.feeds[fi]
 	if !e.Prefix.IsValid() {
+		if e.ASN != 0 && f.Kind == schema.KindASN && e.Org != "" {
+			// An ASN → organisation name (the asn-names format).
+			if _, dup := f.asns[e.ASN]; !dup {
+				f.asns[e.ASN] = struct{}{}
+				f.stats.ASNs++
+			}
+			f.stats.Entries++
+			if cur, ok := b.asnNames[e.ASN]; !ok || fi < cur.feed {
+				b.asnNames[e.ASN] = asnName{feed: fi, org: e.Org}
+			}
+			return nil
+		}
 		if e.ASN == 0 || f.Kind == schema.KindASN {
 			return fmt.Errorf("add to %q: entry of line %d has no prefix", feed, e.Line)
 		}
@@ -155,36 +237,17 @@ func (b *Builder) Add(feed string, e feeds.Entry) error {
 		pfx = netip.PrefixFrom(a.Unmap(), pfx.Bits()-96)
 	}
 	f.stats.Entries++
-	s := spanOf(pfx)
 	if pfx.Addr().Is4() {
 		f.stats.IPv4++
 	} else {
 		f.stats.IPv6++
-		if pfx.Bits() > b.opts.IPv6Prefix {
-			pfx = netip.PrefixFrom(pfx.Addr(), b.opts.IPv6Prefix).Masked()
-			s = spanOf(pfx)
-			f.stats.Widened++
-		}
-		if s.lo.less(ipv6Start) {
-			if s.hi.less(ipv6Start) {
-				f.stats.Aliased++
-				return nil
-			}
-			s.lo = ipv6Start
-		}
-		if in, _ := maskCover(aliasedMask, s); in {
-			f.stats.Aliased++
-			return nil
-		}
 	}
-	if !b.opts.KeepReserved {
-		switch in, overlaps := maskCover(reservedMask, s); {
-		case in:
-			f.stats.Reserved++
-			return nil
-		case overlaps:
-			f.stats.Trimmed++
-		}
+	if f.Kind != schema.KindASN && (f.InferPrefix > 0 || f.InferPrefix6 > 0) {
+		f.infer = append(f.infer, inferEntry{provider: cmp.Or(e.Provider, f.Provider), pfx: pfx})
+	}
+	pfx, s, keep := b.place(pfx, &f.stats)
+	if !keep {
+		return nil
 	}
 	if f.Kind == schema.KindASN {
 		if _, dup := f.asns[e.ASN]; !dup {
@@ -200,15 +263,124 @@ func (b *Builder) Add(feed string, e feeds.Entry) error {
 	if c := e.Categories &^ schema.CategoryAllow; c != 0 && f.Kind != schema.KindAllow {
 		cats = c
 	}
-	li, ok := f.layers[cats]
+	k := layerKey{cats: cats, provider: cmp.Or(e.Provider, f.Provider), conf: f.conf}
+	if k.provider != "" || f.InferPrefix > 0 || f.InferPrefix6 > 0 {
+		// The most specific entry names the provider, across feeds too.
+		k.bits = uint8(pfx.Bits())
+	}
+	b.addSpan(fi, k, s)
+	return nil
+}
+
+// place widens an IPv6 prefix to the aggregation length and drops or
+// trims the space the database does not hold (IPv6 space aliased to IPv4;
+// reserved space unless kept), counting into st. It returns the prefix
+// as placed, its span, and false when nothing of it is left.
+func (b *Builder) place(pfx netip.Prefix, st *FeedStats) (netip.Prefix, span, bool) {
+	s := spanOf(pfx)
+	if pfx.Addr().Is6() {
+		if pfx.Bits() > b.opts.IPv6Prefix {
+			pfx = netip.PrefixFrom(pfx.Addr(), b.opts.IPv6Prefix).Masked()
+			s = spanOf(pfx)
+			st.Widened++
+		}
+		if s.lo.less(ipv6Start) {
+			if s.hi.less(ipv6Start) {
+				st.Aliased++
+				return pfx, s, false
+			}
+			s.lo = ipv6Start
+		}
+		if in, _ := maskCover(aliasedMask, s); in {
+			st.Aliased++
+			return pfx, s, false
+		}
+	}
+	if !b.opts.KeepReserved {
+		switch in, overlaps := maskCover(reservedMask, s); {
+		case in:
+			st.Reserved++
+			return pfx, s, false
+		case overlaps:
+			st.Trimmed++
+		}
+	}
+	return pfx, s, true
+}
+
+// addSpan adds a span to feed fi's layer for k, creating the layer.
+func (b *Builder) addSpan(fi int, k layerKey, s span) {
+	f := b.feeds[fi]
+	li, ok := f.layers[k]
 	if !ok {
 		li = len(b.layers)
-		b.layers = append(b.layers, &layer{feed: fi, cats: cats})
-		f.layers[cats] = li
+		b.layers = append(b.layers, &layer{feed: fi, layerKey: k})
+		f.layers[k] = li
 	}
 	l := b.layers[li]
 	l.spans = append(l.spans, s)
-	return nil
+}
+
+// inferBlocks turns the blocks that hold at least InferMin entries of one
+// provider of an inferring feed into entries of that feed (DESIGN.md §4
+// Block inference). An entry counts, once per distinct prefix, in the
+// block holding its first address, when it is no larger than the block.
+func (b *Builder) inferBlocks() {
+	for fi, f := range b.feeds {
+		if len(f.infer) == 0 {
+			continue
+		}
+		type blockKey struct {
+			provider string
+			block    netip.Prefix
+		}
+		seen := map[inferEntry]struct{}{}
+		count := map[blockKey]int{}
+		for _, e := range f.infer {
+			if _, dup := seen[e]; dup {
+				continue
+			}
+			seen[e] = struct{}{}
+			bits := f.InferPrefix
+			if e.pfx.Addr().Is6() {
+				bits = f.InferPrefix6
+			}
+			if bits <= 0 || e.pfx.Bits() < bits {
+				continue
+			}
+			count[blockKey{e.provider, netip.PrefixFrom(e.pfx.Addr(), bits).Masked()}]++
+		}
+		f.infer = nil
+		min := f.InferMin
+		if min <= 0 {
+			min = 2
+		}
+		conf := f.InferConfidence
+		if conf <= 0 {
+			conf = 50
+		}
+		keys := make([]blockKey, 0, len(count))
+		for k, n := range count {
+			if n >= min {
+				keys = append(keys, k)
+			}
+		}
+		slices.SortFunc(keys, func(x, y blockKey) int {
+			if c := x.block.Addr().Compare(y.block.Addr()); c != 0 {
+				return c
+			}
+			return strings.Compare(x.provider, y.provider)
+		})
+		var st FeedStats
+		for _, k := range keys {
+			pfx, s, keep := b.place(k.block, &st)
+			if !keep {
+				continue
+			}
+			f.stats.Inferred++
+			b.addSpan(fi, layerKey{cats: f.cat, provider: k.provider, conf: uint8(conf), bits: uint8(pfx.Bits()), inferred: true}, s)
+		}
+	}
 }
 
 func (b *Builder) feedIndex(name string) (int, bool) {
@@ -358,7 +530,8 @@ type event struct {
 // over every boundary of every feed's coverage, the ASN spans and the
 // masks (reserved and aliased space). Between two boundaries nothing
 // changes, so each elementary interval gets one record.
-func (b *Builder) merge() ([]outRange, []*record) {
+func (b *Builder) merge(ctx context.Context) ([]outRange, []*record, error) {
+	b.inferBlocks()
 	for _, l := range b.layers {
 		l.spans = normalizeSpans(l.spans)
 	}
@@ -410,7 +583,12 @@ func (b *Builder) merge() ([]outRange, []*record) {
 	m := newRecordMaker(b, infos)
 	var out []outRange
 	key := make([]byte, 0, 8*words+4)
-	for i := 0; i < len(evs); {
+	for i, step := 0, 0; i < len(evs); step++ {
+		if step%(1<<16) == 0 {
+			if err := ctx.Err(); err != nil {
+				return nil, nil, err
+			}
+		}
 		at := evs[i].at
 		for ; i < len(evs) && evs[i].at == at; i++ {
 			e := evs[i]
@@ -453,7 +631,7 @@ func (b *Builder) merge() ([]outRange, []*record) {
 		}
 		out = append(out, outRange{span{at, hi}, rec})
 	}
-	return out, m.records
+	return out, m.records, nil
 }
 
 func appendUint64(b []byte, v uint64) []byte {
@@ -496,55 +674,174 @@ func (m *recordMaker) get(key []byte, active []uint64, asn int32) int32 {
 	return id
 }
 
+// feedHit is what one feed says about the point of the sweep being made.
+type feedHit struct {
+	cats     schema.Category
+	provider string
+	conf     uint8
+	bits     int // specificity of the entry giving provider and confidence; -1 for an asn-list match
+	inferred bool
+	on       bool
+}
+
+// better reports whether layer l's entry is more specific than the one h
+// holds: the longer prefix, then an exact entry over an inferred block,
+// then the smaller provider name.
+func (h *feedHit) better(l *layer) bool {
+	if !h.on {
+		return true
+	}
+	if int(l.bits) != h.bits {
+		return int(l.bits) > h.bits
+	}
+	if l.inferred != h.inferred {
+		return !l.inferred
+	}
+	return l.provider < h.provider
+}
+
+// make builds the record of one state of the sweep (DESIGN.md §4): each
+// feed's categories, provider and confidence from its most specific entry;
+// clearing; then the score (a category counts once, with its strongest
+// feed's weight; categories combine by noisy-OR), sources, provider and
+// anonymizer confidence from the evidence that remains.
 func (m *recordMaker) make(active []uint64, asn int32) int32 {
 	b := m.b
-	contrib := make([]bool, len(b.feeds))
-	var cats schema.Category
+	hits := make([]feedHit, len(b.feeds))
 	for w, word := range active {
 		for word != 0 {
 			bit := bits.TrailingZeros64(word)
 			word &^= 1 << bit
 			l := b.layers[w*64+bit]
-			contrib[l.feed] = true
-			cats |= l.cats
+			h := &hits[l.feed]
+			h.cats |= l.cats
+			if h.better(l) {
+				h.provider, h.conf, h.bits, h.inferred = l.provider, l.conf, int(l.bits), l.inferred
+			}
+			h.on = true
 		}
 	}
 	r := &record{}
 	if asn >= 0 {
 		r.asn, r.org = m.infos[asn].asn, m.infos[asn].org
+		if r.org == "" {
+			r.org = b.asnNames[r.asn].org
+		}
 		for _, fi := range m.listed[r.asn] {
-			contrib[fi] = true
-			cats |= b.feeds[fi].cat
+			f := b.feeds[fi]
+			h := &hits[fi]
+			h.cats |= f.cat
+			if !h.on {
+				h.provider, h.conf, h.bits, h.on = f.Provider, f.conf, -1, true
+			}
 		}
 	}
-	var terms []float64
-	for fi, ok := range contrib {
-		if !ok {
+
+	// Clearing: every feed that covers the point clears, on every other
+	// feed, what it is declared to clear.
+	var clearers []int
+	for fi, h := range hits {
+		if h.cats != 0 && b.feeds[fi].clears != 0 {
+			clearers = append(clearers, fi)
+		}
+	}
+	// Each clearing is recorded against what the feed set, so that two
+	// feeds clearing the same evidence are both named, whatever their order.
+	cleared := false
+	for gi := range hits {
+		g := &hits[gi]
+		if g.cats == 0 {
+			continue
+		}
+		set := g.cats
+		for _, ci := range clearers {
+			if ci == gi {
+				continue
+			}
+			if x := set & b.feeds[ci].clears; x != 0 {
+				r.cleared = append(r.cleared, clearing{feed: b.feeds[gi].Name, cats: x, by: b.feeds[ci].Name})
+				g.cats &^= x
+				cleared = true
+			}
+		}
+	}
+
+	var cats schema.Category
+	var weights [16]float64 // by category bit
+	var conf uint8
+	best := -1
+	for fi, h := range hits {
+		if h.cats == 0 {
 			continue
 		}
 		f := b.feeds[fi]
+		cats |= h.cats
 		r.sources = append(r.sources, f.Name)
 		if f.Kind != schema.KindAllow {
-			terms = append(terms, f.Weight)
+			for c := h.cats & schema.CategoryRisk; c != 0; c &= c - 1 {
+				i := bits.TrailingZeros16(uint16(c))
+				weights[i] = max(weights[i], f.Weight)
+			}
+		}
+		anon := h.cats&schema.CategoryAnonymizer != 0
+		if anon {
+			conf = max(conf, h.conf)
+		}
+		if h.provider == "" {
+			continue
+		}
+		if best < 0 {
+			best = fi
+			continue
+		}
+		bh := hits[best]
+		bAnon := bh.cats&schema.CategoryAnonymizer != 0
+		switch {
+		case anon != bAnon:
+			if anon {
+				best = fi
+			}
+		case h.bits > bh.bits:
+			best = fi
 		}
 	}
-	if cats == 0 && asn < 0 {
+	if cats == 0 && asn < 0 && !cleared {
 		return -1
 	}
+	if best >= 0 {
+		r.provider = hits[best].provider
+	}
 	slices.Sort(r.sources)
+	slices.SortFunc(r.cleared, func(x, y clearing) int {
+		if c := strings.Compare(x.feed, y.feed); c != 0 {
+			return c
+		}
+		return strings.Compare(x.by, y.by)
+	})
 	if cats&schema.CategoryAllow != 0 {
 		cats &^= schema.CategoryRisk
 	} else {
-		r.score = Score(terms)
+		keep := 1.0
+		for c := cats & schema.CategoryRisk; c != 0; c &= c - 1 {
+			keep *= 1 - min(max(weights[bits.TrailingZeros16(uint16(c))], 0), 1)
+		}
+		r.score = uint16(schema.Score(keep))
+	}
+	if cats&schema.CategoryAnonymizer != 0 {
+		r.confidence = uint16(conf)
 	}
 	r.cats = cats
-	vk := fmt.Sprintf("%d|%d|%s|%d|%s", r.cats, r.asn, r.org, r.score, strings.Join(r.sources, ","))
-	if id, ok := m.byValue[vk]; ok {
+	var vk strings.Builder
+	fmt.Fprintf(&vk, "%d|%d|%s|%d|%s|%s|%d", r.cats, r.asn, r.org, r.score, strings.Join(r.sources, ","), r.provider, r.confidence)
+	for _, c := range r.cleared {
+		fmt.Fprintf(&vk, "|%s>%d>%s", c.feed, c.cats, c.by)
+	}
+	if id, ok := m.byValue[vk.String()]; ok {
 		return id
 	}
 	id := int32(len(m.records))
 	m.records = append(m.records, r)
-	m.byValue[vk] = id
+	m.byValue[vk.String()] = id
 	return id
 }
 

@@ -1,6 +1,7 @@
 package builder
 
 import (
+	"context"
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
@@ -29,7 +30,20 @@ import (
 // IPv4 lives at ::/96 with mmdbwriter's default aliases (::ffff:0:0/96,
 // 2001::/32, 2002::/16).
 func (b *Builder) WriteTo(w io.Writer) (int64, error) {
-	m, err := b.merged()
+	return b.writeTo(context.Background(), w)
+}
+
+// Merge merges everything added so far, unless an earlier call or a
+// WriteTo did; ctx stops it. After Merge, [Builder.Stats] has the
+// database's counts and WriteTo writes without merging again. A Builder
+// whose Merge was stopped cannot be written.
+func (b *Builder) Merge(ctx context.Context) error {
+	_, err := b.merged(ctx)
+	return err
+}
+
+func (b *Builder) writeTo(ctx context.Context, w io.Writer) (int64, error) {
+	m, err := b.merged(ctx)
 	if err != nil {
 		return 0, err
 	}
@@ -69,11 +83,16 @@ func (b *Builder) WriteTo(w io.Writer) (int64, error) {
 		return 0, fmt.Errorf("new mmdb tree: %w", err)
 	}
 	for i, p := range pfxs {
+		if i%(1<<16) == 0 {
+			if err := ctx.Err(); err != nil {
+				return 0, err
+			}
+		}
 		if err := tree.Insert(netipx.PrefixIPNet(p), maps[recOf[i]]); err != nil {
 			return 0, fmt.Errorf("insert %s: %w", p, err)
 		}
 	}
-	n, err := tree.WriteTo(w)
+	n, err := tree.WriteTo(ctxWriter{ctx, w})
 	if err != nil {
 		return n, fmt.Errorf("write mmdb: %w", err)
 	}
@@ -90,7 +109,7 @@ type mergeResult struct {
 
 // merged runs the merge on first use and returns its result; the main
 // database and every companion file are written from the same result.
-func (b *Builder) merged() (*mergeResult, error) {
+func (b *Builder) merged(ctx context.Context) (*mergeResult, error) {
 	if b.result != nil {
 		return b.result, nil
 	}
@@ -98,7 +117,10 @@ func (b *Builder) merged() (*mergeResult, error) {
 		return nil, ErrWritten
 	}
 	b.written = true
-	ranges, recs := b.merge()
+	ranges, recs, err := b.merge(ctx)
+	if err != nil {
+		return nil, err
+	}
 	// Split the ranges into prefixes once, counting as we go.
 	cats := map[string]CategoryStats{}
 	var pfxs []netip.Prefix
@@ -131,6 +153,20 @@ func (b *Builder) merged() (*mergeResult, error) {
 	b.stats.Records = len(recs)
 	b.result = &mergeResult{pfxs: pfxs, recOf: recOf, recs: recs}
 	return b.result, nil
+}
+
+// ctxWriter fails its writes once its context is done, so that a long
+// write stops when the build is cancelled.
+type ctxWriter struct {
+	ctx context.Context
+	w   io.Writer
+}
+
+func (c ctxWriter) Write(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.w.Write(p)
 }
 
 // recordSize picks the smallest MMDB record size that surely holds the

@@ -31,10 +31,18 @@ type dbRecord struct {
 	IsAbuse            bool     `maxminddb:"is_abuse"`
 	IsCrawler          bool     `maxminddb:"is_crawler"`
 	IsAllowlisted      bool     `maxminddb:"is_allowlisted"`
+	IsRelay            bool     `maxminddb:"is_relay"`
 	ASN                uint32   `maxminddb:"autonomous_system_number"`
 	Org                string   `maxminddb:"autonomous_system_organization"`
 	Score              uint16   `maxminddb:"risk_score"`
 	Sources            []string `maxminddb:"sources"`
+	Provider           string   `maxminddb:"provider_name"`
+	Confidence         uint16   `maxminddb:"anonymizer_confidence"`
+	Cleared            []struct {
+		Feed     string `maxminddb:"feed"`
+		Category string `maxminddb:"category"`
+		By       string `maxminddb:"by"`
+	} `maxminddb:"cleared"`
 }
 
 func (r dbRecord) answer(found bool) oracle.Answer {
@@ -47,12 +55,18 @@ func (r dbRecord) answer(found bool) oracle.Answer {
 		{r.IsPublicProxy, schema.CategoryPublicProxy}, {r.IsResidentialProxy, schema.CategoryResidentialProxy},
 		{r.IsTorExitNode, schema.CategoryTorExit}, {r.IsAbuse, schema.CategoryAbuse},
 		{r.IsCrawler, schema.CategoryCrawler}, {r.IsAllowlisted, schema.CategoryAllow},
+		{r.IsRelay, schema.CategoryRelay},
 	} {
 		if x.set {
 			c |= x.cat
 		}
 	}
-	return oracle.Answer{Found: found, Categories: c, ASN: r.ASN, Org: r.Org, Sources: r.Sources, Score: r.Score}
+	var cleared []oracle.Cleared
+	for _, x := range r.Cleared {
+		cleared = append(cleared, oracle.Cleared{Feed: x.Feed, Category: x.Category, By: x.By})
+	}
+	return oracle.Answer{Found: found, Categories: c, ASN: r.ASN, Org: r.Org, Sources: r.Sources, Score: r.Score,
+		Provider: r.Provider, Confidence: r.Confidence, Cleared: cleared}
 }
 
 func lookupDB(t *testing.T, db *maxminddb.Reader, addr netip.Addr) oracle.Answer {
@@ -70,12 +84,13 @@ func lookupDB(t *testing.T, db *maxminddb.Reader, addr netip.Addr) oracle.Answer
 
 func sameAnswer(a, b oracle.Answer) bool {
 	return a.Found == b.Found && a.Categories == b.Categories && a.ASN == b.ASN && a.Org == b.Org &&
-		a.Score == b.Score && slices.Equal(a.Sources, b.Sources)
+		a.Score == b.Score && slices.Equal(a.Sources, b.Sources) &&
+		a.Provider == b.Provider && a.Confidence == b.Confidence && slices.Equal(a.Cleared, b.Cleared)
 }
 
-// samples returns addresses that probe every entry: its first and last
-// address, the addresses just outside it, its middle, a random one inside,
-// and for IPv6 the neighbouring /64s.
+// samples returns addresses that probe every entry and every inferred
+// block: its first and last address, the addresses just outside it, a
+// random one inside, and for IPv6 the neighbouring /64s.
 func samples(fs []oracle.Feed, r *rand.Rand, random int) []netip.Addr {
 	var out []netip.Addr
 	add := func(a netip.Addr) {
@@ -84,7 +99,7 @@ func samples(fs []oracle.Feed, r *rand.Rand, random int) []netip.Addr {
 		}
 	}
 	for _, f := range fs {
-		for _, e := range f.Entries {
+		for _, e := range slices.Concat(f.Entries, oracle.Inferred(f)) {
 			if !e.Prefix.IsValid() {
 				continue
 			}
@@ -169,7 +184,12 @@ func parseConfigFeeds(t *testing.T, cfg *builder.Config) []oracle.Feed {
 		if err != nil {
 			t.Fatal(err)
 		}
-		f := oracle.Feed{Name: fc.Name, Kind: fc.Kind, Weight: cfg.EffectiveWeight(fc)}
+		f := oracle.Feed{Name: fc.Name, Kind: fc.Kind, Weight: cfg.EffectiveWeight(fc), Provider: fc.Provider,
+			Confidence: fc.Confidence, Clears: fc.Clears, InferPrefix: fc.InferPrefix, InferPrefix6: fc.InferPrefix6,
+			InferMin: fc.InferMin, InferConfidence: fc.InferConfidence}
+		if f.Confidence == 0 {
+			f.Confidence = formatConfidence(fc.Format)
+		}
 		_, err = feeds.Parse(fh, feeds.Options{Format: fc.Format, Source: fc.Name, MinCount: fc.MinCount,
 			CIDRColumn: fc.CIDRColumn, StartColumn: fc.StartColumn, EndColumn: fc.EndColumn},
 			func(e feeds.Entry) { f.Entries = append(f.Entries, e) })
@@ -180,6 +200,19 @@ func parseConfigFeeds(t *testing.T, cfg *builder.Config) []oracle.Feed {
 		out = append(out, f)
 	}
 	return out
+}
+
+// formatConfidence is the confidence DESIGN.md §4 gives a feed of the
+// format that sets none: vpn-servers and the tor formats 99, asn-list 30,
+// every other format 70.
+func formatConfidence(f feeds.Format) int {
+	switch f {
+	case "vpn-servers", feeds.FormatTorExitAddresses, feeds.FormatTorConsensus, feeds.FormatOnionoo:
+		return 99
+	case feeds.FormatASNList:
+		return 30
+	}
+	return 70
 }
 
 func TestOracleTestdata(t *testing.T) {
@@ -210,8 +243,12 @@ func TestOracleTestdata(t *testing.T) {
 }
 
 // synthetic returns random feeds whose entries overlap a lot: nested ASN
-// prefixes from three tables, every kind, asn-lists, an allowlist, IPv6
-// entries longer than /64, entries straddling reserved and aliased space.
+// prefixes from three tables and ASN names, every kind, several feeds of
+// one category at different weights, asn-lists, allowlists, crawler, relay
+// and cloud feeds that clear more or less than their kind's default, feeds
+// with providers of their own and per entry, feeds that infer blocks from
+// clustered servers, IPv6 entries longer than /64, entries straddling
+// reserved and aliased space.
 func synthetic(r *rand.Rand) []oracle.Feed {
 	v4 := func() netip.Prefix {
 		bases := []string{"8.0.0.0/6", "100.0.0.0/8", "223.255.0.0/16", "192.0.0.0/16"}
@@ -234,7 +271,21 @@ func synthetic(r *rand.Rand) []oracle.Feed {
 		}
 		return v4()
 	}
+	pick := func(xs ...string) string { return xs[r.IntN(len(xs))] }
 	weights := []float64{0, 0.1, 0.25, 0.3, 0.5, 0.7, 0.9, 1, r.Float64()}
+	weight := func() float64 { return weights[r.IntN(len(weights))] }
+	confidence := func() int { return []int{0, 0, 30, 70, 99, 1 + r.IntN(99)}[r.IntN(6)] }
+	clearsSets := []schema.Category{0, schema.CategoryPublicProxy, schema.CategoryHosting | schema.CategoryAbuse,
+		schema.CategoryRisk, schema.CategoryVPN | schema.CategoryTorExit}
+	clears := func() *schema.Category {
+		if r.IntN(2) == 0 {
+			return nil
+		}
+		c := clearsSets[r.IntN(len(clearsSets))]
+		return &c
+	}
+	providers := []string{"", "", "Alpha VPN", "Beta", "beta"}
+
 	var fs []oracle.Feed
 	asns := []uint32{64500, 64501, 64502, 64503, 64504, 64505}
 	orgs := []string{"", "Example A", "Example B"}
@@ -245,31 +296,80 @@ func synthetic(r *rand.Rand) []oracle.Feed {
 		}
 		fs = append(fs, f)
 	}
-	kinds := []string{schema.KindTor, schema.KindVPN, schema.KindPublicProxy, schema.KindResidentialProxy,
-		schema.KindHosting, schema.KindAbuse, schema.KindAbuse, schema.KindCrawler, schema.KindAllow}
-	for i, k := range kinds {
-		f := oracle.Feed{Name: k + "-" + string(rune('a'+i)), Kind: k, Weight: weights[r.IntN(len(weights))]}
-		if k == schema.KindAllow {
-			f.Weight = 0
+	// ASN → name tables (asn-names), each ASN at most once in each.
+	for i := range 2 {
+		f := oracle.Feed{Name: "asn-names-" + string(rune('a'+i)), Kind: schema.KindASN}
+		for _, asn := range asns {
+			if r.IntN(2) == 0 {
+				f.Entries = append(f.Entries, feeds.Entry{ASN: asn, Org: pick("Names", "Other Names", "Net") + " " + string(rune('a'+i))})
+			}
 		}
+		fs = append(fs, f)
+	}
+	kinds := []string{schema.KindTor, schema.KindVPN, schema.KindPublicProxy, schema.KindResidentialProxy,
+		schema.KindHosting, schema.KindHosting, schema.KindHosting, schema.KindAbuse, schema.KindAbuse,
+		schema.KindCrawler, schema.KindRelay, schema.KindAllow, schema.KindAllow}
+	for i, k := range kinds {
+		f := oracle.Feed{Name: k + "-" + string(rune('a'+i)), Kind: k, Weight: weight(), Confidence: confidence()}
 		n := 40
-		if k == schema.KindAllow {
-			n = 8
+		switch k {
+		case schema.KindAllow:
+			f.Weight, n = 0, 8
+		case schema.KindCrawler, schema.KindRelay:
+			f.Weight, n = 0, 12
+		}
+		if k == schema.KindAllow || k == schema.KindCrawler || k == schema.KindRelay || k == schema.KindHosting {
+			f.Clears = clears()
+		}
+		if r.IntN(2) == 0 {
+			f.Provider = pick("Cloud", "Crawler Inc", "Zeta")
 		}
 		for range n {
 			f.Entries = append(f.Entries, feeds.Entry{Prefix: pfx()})
 		}
 		fs = append(fs, f)
 	}
+	// Server lists that carry their providers and infer blocks: servers
+	// cluster in a few blocks, as real providers rent them.
+	for i, k := range []string{schema.KindVPN, schema.KindResidentialProxy, schema.KindHosting} {
+		f := oracle.Feed{Name: "servers-" + string(rune('a'+i)), Kind: k, Weight: weight(), Confidence: confidence(),
+			InferPrefix: []int{16, 20, 24, 28, 30}[r.IntN(5)], InferPrefix6: []int{32, 40, 48, 56, 64, 96}[r.IntN(6)],
+			InferMin: []int{0, 2, 3}[r.IntN(3)], InferConfidence: []int{0, 40, 60}[r.IntN(3)]}
+		if r.IntN(2) == 0 {
+			f.Provider = "Feed Provider"
+		}
+		for range 6 {
+			c := pfx()
+			n := f.InferPrefix
+			if c.Addr().Is6() {
+				n = f.InferPrefix6
+			}
+			if c.Bits() < n {
+				c = netip.PrefixFrom(randomIn(r, c), n).Masked()
+			}
+			for range 1 + r.IntN(4) {
+				bits := c.Bits() + r.IntN(c.Addr().BitLen()+1-c.Bits())
+				f.Entries = append(f.Entries, feeds.Entry{Prefix: netip.PrefixFrom(randomIn(r, c), bits).Masked(),
+					Provider: providers[r.IntN(len(providers))]})
+			}
+		}
+		for range 10 {
+			f.Entries = append(f.Entries, feeds.Entry{Prefix: pfx(), Provider: providers[r.IntN(len(providers))]})
+		}
+		fs = append(fs, f)
+	}
 	// An mmdb import: entries carry their own categories (or none: the kind's).
-	imp := oracle.Feed{Name: "mmdb-import", Kind: schema.KindVPN, Weight: weights[r.IntN(len(weights))]}
+	imp := oracle.Feed{Name: "mmdb-import", Kind: schema.KindVPN, Weight: weight(), Provider: "Import"}
 	cats := []schema.Category{0, schema.CategoryTorExit, schema.CategoryHosting | schema.CategoryPublicProxy, schema.CategoryAllow}
 	for range 20 {
 		imp.Entries = append(imp.Entries, feeds.Entry{Prefix: pfx(), Categories: cats[r.IntN(len(cats))]})
 	}
 	fs = append(fs, imp)
 	for i, k := range []string{schema.KindHosting, schema.KindVPN} {
-		f := oracle.Feed{Name: "asnlist-" + string(rune('a'+i)), Kind: k, Weight: weights[r.IntN(len(weights))]}
+		f := oracle.Feed{Name: "asnlist-" + string(rune('a'+i)), Kind: k, Weight: weight(), Confidence: 30}
+		if i == 0 {
+			f.Provider = "Listed ASN"
+		}
 		for range 2 {
 			f.Entries = append(f.Entries, feeds.Entry{ASN: asns[r.IntN(len(asns))]})
 		}
@@ -285,7 +385,10 @@ func buildFeeds(t testing.TB, fs []oracle.Feed, opts builder.Options) []byte {
 		t.Fatal(err)
 	}
 	for _, f := range fs {
-		if err := b.AddFeed(builder.Feed{Name: f.Name, Kind: f.Kind, Weight: f.Weight}); err != nil {
+		bf := builder.Feed{Name: f.Name, Kind: f.Kind, Weight: f.Weight, Provider: f.Provider, Confidence: f.Confidence,
+			Clears: f.Clears, InferPrefix: f.InferPrefix, InferPrefix6: f.InferPrefix6, InferMin: f.InferMin,
+			InferConfidence: f.InferConfidence}
+		if err := b.AddFeed(bf); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -47,6 +47,10 @@ type RunOptions struct {
 	Version string
 	// Now returns the current time for max_age. Default time.Now.
 	Now func() time.Time
+	// Force publishes a database that fails a whole-database gate, and
+	// leaves out required feeds that have no copy; the manifest lists what
+	// was overridden.
+	Force bool
 }
 
 // Progress reports one step of a build.
@@ -68,9 +72,12 @@ type FeedSummary struct {
 	IPv6       int    `json:"ipv6"`
 	ASNs       int    `json:"asns,omitempty"`
 	Reserved   int    `json:"reserved_dropped,omitempty"` // entries dropped as reserved or aliased space
+	Inferred   int    `json:"inferred,omitempty"`         // blocks added by block inference
+	TooLarge   int    `json:"too_large,omitempty"`        // invalid lines larger than max_entry_size
 	Gate       string `json:"gate"`
 	GateReason string `json:"gate_reason,omitempty"`
 	FromCache  bool   `json:"from_cache,omitempty"`
+	Optional   bool   `json:"optional,omitempty"`
 }
 
 // CategorySummary is one category's line of a [Summary].
@@ -90,6 +97,7 @@ type Summary struct {
 	Aliased    int               `json:"aliased_dropped"`  // IPv6 entries dropped as wholly aliased to IPv4
 	Feeds      []FeedSummary     `json:"feeds"`
 	Categories []CategorySummary `json:"categories"`
+	Forced     []string          `json:"forced,omitempty"` // gates a forced build overrode
 	Seconds    float64           `json:"seconds"`
 }
 
@@ -118,8 +126,12 @@ func DefaultCacheDir(configPath string) string {
 // or failing, per its on_gate_failure), merges, and writes the MMDB
 // through a temporary file in the output directory that is synced and
 // renamed over the old one, so a failed or killed build leaves the old
-// database intact. A feed that fails with on_gate_failure = "fail" fails
-// the build with a *GateError.
+// database intact. A feed that fails with on_gate_failure = "fail", or a
+// required feed with neither a fresh valid copy nor a last good one, fails
+// the build with a *GateError; a database that fails a whole-database gate
+// (see [Gates]) is not published and Run returns a *DatabaseGateError,
+// unless opts.Force. When ctx is cancelled Run stops at its next check
+// (every stage checks), publishes nothing and returns ctx's error.
 func Run(ctx context.Context, cfg *Config, opts RunOptions) (*Summary, error) {
 	start := time.Now()
 	out := opts.Out
@@ -200,12 +212,19 @@ func Run(ctx context.Context, cfg *Config, opts RunOptions) (*Summary, error) {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		if err := b.AddFeed(Feed{Name: fc.Name, Kind: fc.Kind, Weight: cfg.EffectiveWeight(fc)}); err != nil {
+		if err := b.AddFeed(cfg.BuilderFeed(fc)); err != nil {
 			return nil, err
 		}
-		mf, err := runFeed(cfg, fc, pre.take(i), b, fetcher, prevFeed(fc.Name), now(), log, progress)
+		mf, err := runFeed(ctx, cfg, fc, pre.take(i), b, fetcher, prevFeed(fc.Name), now(), log, progress)
 		if err != nil {
-			return nil, err
+			if ge, ok := errors.AsType[*GateError](err); ok && ge.Missing && opts.Force {
+				log.Warn("required feed has no copy: left out of this forced build", "feed", fc.Name, "reason", ge.Reason)
+				manifest.Forced = append(manifest.Forced, fmt.Sprintf("feed %s: %s", fc.Name, ge.Reason))
+				mf.Gate, mf.GateReason = GateFailed, ge.Reason
+				err = nil
+			} else {
+				return nil, err
+			}
 		}
 		if t, err := http.ParseTime(mf.LastModified); err == nil && t.After(newest) {
 			newest = t
@@ -218,7 +237,8 @@ func Run(ctx context.Context, cfg *Config, opts RunOptions) (*Summary, error) {
 			Name: fc.Name, Kind: fc.Kind, Format: string(fc.Format),
 			Entries: mf.Entries, Invalid: mf.Invalid, Prefixes: mf.Prefixes,
 			IPv4: fs.IPv4, IPv6: fs.IPv6, ASNs: fs.ASNs, Reserved: fs.Reserved + fs.Aliased,
-			Gate: mf.Gate, GateReason: mf.GateReason, FromCache: mf.FromCache,
+			TooLarge: mf.TooLarge,
+			Gate:     mf.Gate, GateReason: mf.GateReason, FromCache: mf.FromCache, Optional: fc.Optional,
 		})
 	}
 
@@ -234,15 +254,39 @@ func Run(ctx context.Context, cfg *Config, opts RunOptions) (*Summary, error) {
 	b.opts.Manifest = manifest
 
 	progress(Progress{Stage: "merging"})
-	size, err := writeAtomic(out, func(w io.Writer) (int64, error) {
+	if err := b.Merge(ctx); err != nil {
+		return nil, err
+	}
+	st := b.Stats()
+	// The inferred counts exist only once the merge has run.
+	for i := range manifest.Feeds {
+		if fs, ok := st.Feeds[manifest.Feeds[i].Name]; ok {
+			manifest.Feeds[i].Inferred = fs.Inferred
+			sum.Feeds[i].Inferred = fs.Inferred
+		}
+	}
+	manifest.Categories = map[string]schema.ManifestCategory{}
+	for name, cs := range st.Categories {
+		manifest.Categories[name] = schema.ManifestCategory{Networks: cs.Networks, IPv4: cs.IPv4, IPv6: cs.IPv6}
+	}
+	if reasons := checkDatabase(cfg, prev, st); len(reasons) > 0 {
+		if !opts.Force {
+			return nil, &DatabaseGateError{Reasons: reasons}
+		}
+		for _, r := range reasons {
+			log.Warn("database gate overridden by force", "reason", r)
+		}
+		manifest.Forced = append(manifest.Forced, reasons...)
+	}
+	size, err := writeAtomic(ctx, out, func(w io.Writer) (int64, error) {
 		progress(Progress{Stage: "writing"})
-		return b.WriteTo(w)
+		return b.writeTo(ctx, w)
 	})
 	if err != nil {
 		return nil, err
 	}
-	st := b.Stats()
 	sum.Size = size
+	sum.Forced = manifest.Forced
 	sum.BuildEpoch = epoch
 	sum.Networks = st.Networks
 	sum.Records = st.Records
@@ -332,18 +376,21 @@ func fetchCopy(ctx context.Context, cfg *Config, fc FeedConfig, f *feeds.Fetcher
 		return fetchedCopy{err: err}
 	}
 	progress(Progress{Feed: fc.Name, Stage: "parsing"})
-	p, err := parseCopy(fc, d, progress)
+	p, err := parseCopy(ctx, cfg, fc, d, progress)
 	return fetchedCopy{d: d, p: p, err: err}
 }
 
 // runFeed gates one feed's fresh copy and adds the copy it settles on to
 // b. It returns the feed's manifest line; an error only when the build
 // must fail.
-func runFeed(cfg *Config, fc FeedConfig, fresh fetchedCopy, b *Builder, f *feeds.Fetcher,
+func runFeed(ctx context.Context, cfg *Config, fc FeedConfig, fresh fetchedCopy, b *Builder, f *feeds.Fetcher,
 	prev *schema.ManifestFeed, now time.Time, log *slog.Logger, progress func(Progress)) (schema.ManifestFeed, error) {
 	mf := schema.ManifestFeed{
 		Name: fc.Name, Kind: fc.Kind, Format: string(fc.Format), URL: feeds.RedactURL(fc.URL),
-		Weight: cfg.EffectiveWeight(fc),
+		Weight: cfg.EffectiveWeight(fc), Optional: fc.Optional,
+	}
+	if err := ctx.Err(); err != nil {
+		return mf, err
 	}
 	var reason string
 	var cause error
@@ -367,6 +414,10 @@ func runFeed(cfg *Config, fc FeedConfig, fresh fetchedCopy, b *Builder, f *feeds
 			log.Warn("feed has invalid lines; they were skipped", "feed", fc.Name,
 				"invalid", p.stats.Invalid, "entries", p.stats.Records, "first", p.firstBad)
 		}
+		if p.tooLarge > 0 {
+			log.Warn("feed has lines covering more than max_entry_size; they were skipped", "feed", fc.Name,
+				"lines", p.tooLarge, "first", p.firstTooLarge)
+		}
 		p.fill(&mf, d, GateOK, "")
 		progress(Progress{Feed: fc.Name, Stage: GateOK, Entries: p.stats.Records})
 		return mf, nil
@@ -383,7 +434,7 @@ func runFeed(cfg *Config, fc FeedConfig, fresh fetchedCopy, b *Builder, f *feeds
 	good, err := f.LastGood(fc.Name)
 	if err == nil {
 		var gp *parsed
-		gp, err = parseCopy(fc, good, progress)
+		gp, err = parseCopy(ctx, cfg, fc, good, progress)
 		if err == nil {
 			if err := gp.addTo(b, fc.Name); err != nil {
 				return mf, err
@@ -396,22 +447,31 @@ func runFeed(cfg *Config, fc FeedConfig, fresh fetchedCopy, b *Builder, f *feeds
 			return mf, nil
 		}
 	}
-	log.Warn("feed failed its gate and has no usable last good copy: left out of this build",
-		"feed", fc.Name, "reason", reason, "err", err)
-	mf.Gate, mf.GateReason = GateFailed, reason
+	if cerr := ctx.Err(); cerr != nil {
+		return mf, cerr
+	}
 	progress(Progress{Feed: fc.Name, Stage: GateFailed})
+	if !fc.Optional {
+		return mf, &GateError{Feed: fc.Name, Missing: true,
+			Reason: reason + "; no usable last good copy, and the feed is not optional", Err: cause}
+	}
+	log.Warn("optional feed failed its gate and has no usable last good copy: left out of this build",
+		"feed", fc.Name, "reason", reason, "err", err)
+	mf.Gate, mf.GateReason = GateFailed, reason+"; left out (optional)"
 	return mf, nil
 }
 
 // parsed is one copy of a feed, parsed and held until its gates pass.
 type parsed struct {
-	entries  []feeds.Entry
-	stats    feeds.Stats
-	sha256   string
-	firstBad error // the first rejected line, if any
+	entries       []feeds.Entry
+	stats         feeds.Stats
+	sha256        string
+	firstBad      error // the first rejected line, if any
+	tooLarge      int   // lines rejected for covering more than max_entry_size
+	firstTooLarge error
 }
 
-func parseCopy(fc FeedConfig, d *feeds.Download, progress func(Progress)) (*parsed, error) {
+func parseCopy(ctx context.Context, cfg *Config, fc FeedConfig, d *feeds.Download, progress func(Progress)) (*parsed, error) {
 	r, err := d.Open()
 	if err != nil {
 		return nil, err
@@ -421,16 +481,30 @@ func parseCopy(fc FeedConfig, d *feeds.Download, progress func(Progress)) (*pars
 	opts := feeds.Options{
 		Format: fc.Format, Source: fc.Name, MinCount: fc.MinCount,
 		CIDRColumn: fc.CIDRColumn, StartColumn: fc.StartColumn, EndColumn: fc.EndColumn,
+		JSONKeys: fc.JSONKeys,
 	}
-	st, err := feeds.Parse(r, opts, func(e feeds.Entry) {
+	limit := entryLimit{bits: fc.MaxEntrySize}
+	st, err := feeds.Parse(ctxReader{ctx, r}, opts, func(e feeds.Entry) {
+		if fc.Kind != schema.KindASN && e.Prefix.IsValid() && limit.exceeds(e.Prefix) {
+			p.tooLarge++
+			if p.firstTooLarge == nil {
+				p.firstTooLarge = &feeds.LineError{Source: fc.Name, Line: e.Line, Text: e.Prefix.String(), Err: ErrEntryTooLarge}
+			}
+			return
+		}
 		p.entries = append(p.entries, e)
 		if len(p.entries)%100000 == 0 {
 			progress(Progress{Feed: fc.Name, Stage: "parsing", Entries: len(p.entries)})
 		}
 	})
+	st.Records -= p.tooLarge
+	st.Invalid += p.tooLarge
 	p.stats = st
 	if err := fatalParseError(err); err != nil {
 		return nil, err
+	}
+	if p.firstBad == nil && p.firstTooLarge != nil {
+		p.firstBad = p.firstTooLarge
 	}
 	if le, ok := errors.AsType[*feeds.LineError](err); ok {
 		p.firstBad = le
@@ -472,6 +546,7 @@ func (p *parsed) addTo(b *Builder, name string) error {
 func (p *parsed) fill(mf *schema.ManifestFeed, d *feeds.Download, gate, reason string) {
 	mf.Entries = p.stats.Records
 	mf.Invalid = p.stats.Invalid
+	mf.TooLarge = p.tooLarge
 	mf.SHA256 = p.sha256
 	mf.LastModified = d.LastModified
 	mf.ETag = d.ETag
@@ -492,7 +567,7 @@ func isURL(s string) bool {
 // writeAtomic writes a file through a temporary file in its directory:
 // write, fsync, close, rename, fsync the directory. Until the rename the
 // old file is untouched; on any error the temporary file is removed.
-func writeAtomic(path string, write func(io.Writer) (int64, error)) (n int64, err error) {
+func writeAtomic(ctx context.Context, path string, write func(io.Writer) (int64, error)) (n int64, err error) {
 	dir := filepath.Dir(path)
 	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*.tmp")
 	if err != nil {
@@ -524,6 +599,9 @@ func writeAtomic(path string, write func(io.Writer) (int64, error)) (n int64, er
 		if err = beforeRename(tmp.Name()); err != nil {
 			return n, fmt.Errorf("write %s: %w", path, err)
 		}
+	}
+	if err = ctx.Err(); err != nil {
+		return n, err
 	}
 	if err = os.Rename(tmp.Name(), path); err != nil {
 		return n, fmt.Errorf("replace %s: %w", path, err)

@@ -138,18 +138,44 @@ func TestRunFallback(t *testing.T) {
 	}
 }
 
+// A required feed with neither a fresh copy nor a last good one fails the
+// build; an optional one is left out and the manifest says so.
 func TestRunFallbackWithoutGoodCopy(t *testing.T) {
 	t.Parallel()
 	srv := newFeedServer(t)
 	srv.mode.Store("500")
 	e := newFaultEnv(t, srv.URL+"/list.txt", "fallback")
+	_, err := e.run()
+	ge, ok := errors.AsType[*builder.GateError](err)
+	if !ok || !ge.Missing || !strings.Contains(ge.Reason, "500") {
+		t.Fatalf("Run = %v; want a *GateError for a missing feed, naming the status", err)
+	}
+	if _, err := os.Stat(e.out); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("a failed build wrote %s (%v)", e.out, err)
+	}
+	e.cfg.Feeds[0].Optional = true
+	e.cfg.Feeds = append(e.cfg.Feeds, builder.FeedConfig{Name: "local", Kind: "abuse", Format: feeds.FormatIPList,
+		URL: writeTemp(t, "45.2.2.2\n"), MaxShrink: builder.DefaultMaxShrink, MaxEntrySize: builder.DefaultMaxEntrySize})
 	sum, err := e.run()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if f := sum.Feeds[0]; f.Gate != builder.GateFailed || !strings.Contains(f.GateReason, "500") {
-		t.Errorf("gate %q reason %q; want failed, naming the status", f.Gate, f.GateReason)
+	if f := sum.Feeds[0]; f.Gate != builder.GateFailed || !f.Optional || !strings.Contains(f.GateReason, "500") {
+		t.Errorf("feed %+v; want failed and optional, naming the status", f)
 	}
+	m, _, err := builder.ReadManifest(e.out)
+	if err != nil || m == nil || !m.Feeds[0].Optional || m.Feeds[0].Gate != builder.GateFailed {
+		t.Errorf("manifest %+v, %v; want the optional feed marked failed", m, err)
+	}
+}
+
+func writeTemp(t *testing.T, data string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "list.txt")
+	if err := os.WriteFile(p, []byte(data), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
 }
 
 func TestRunFailPolicyKeepsOldDB(t *testing.T) {

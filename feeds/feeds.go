@@ -50,7 +50,10 @@ type Entry struct {
 	ASN        uint32
 	Org        string
 	Categories schema.Category
-	Line       int // 1-based line (or record number for binary formats)
+	// Provider names the operator an entry belongs to, when the format
+	// says (vpn-servers: the VPN provider); "" otherwise.
+	Provider string
+	Line     int // 1-based line (or record number for binary formats)
 }
 
 // LineError reports one rejected line of a feed. Parsers skip the line and
@@ -90,6 +93,9 @@ type Options struct {
 	// index or header name. With none set, a header naming a cidr, network
 	// or prefix column selects it, otherwise columns 0 and 1 are a range.
 	CIDRColumn, StartColumn, EndColumn string
+	// JSONKeys, in the json format, keeps only string values whose object
+	// key is one of these; none keeps every value that parses.
+	JSONKeys []string
 	// MaxLineErrors caps how many *LineError values are kept in the
 	// returned error (all are counted in Stats.Invalid). Default 100.
 	MaxLineErrors int

@@ -54,7 +54,7 @@ type onionooRelay struct {
 }
 
 func parseOnionoo(r io.Reader, p *parser) error {
-	lc := &onionooLines{r: r}
+	lc := &jsonLines{r: r}
 	dec := json.NewDecoder(lc)
 	tok, err := dec.Token()
 	if err != nil {
@@ -89,7 +89,7 @@ func parseOnionoo(r io.Reader, p *parser) error {
 }
 
 // onionooRelays reads the relays array one relay object at a time.
-func onionooRelays(dec *json.Decoder, lc *onionooLines, p *parser) error {
+func onionooRelays(dec *json.Decoder, lc *jsonLines, p *parser) error {
 	tok, err := dec.Token()
 	if err != nil {
 		return fmt.Errorf("onionoo relays: %w", err)
@@ -195,7 +195,7 @@ func onionooAddr(s string) (netip.Addr, error) {
 
 // onionooSkip reads and drops the next value, token by token, so a large
 // array (Onionoo's bridges) is never held in memory.
-func onionooSkip(dec *json.Decoder, lc *onionooLines) error {
+func onionooSkip(dec *json.Decoder, lc *jsonLines) error {
 	depth := 0
 	for {
 		tok, err := dec.Token()
@@ -217,18 +217,18 @@ func onionooSkip(dec *json.Decoder, lc *onionooLines) error {
 	}
 }
 
-// onionooLines passes reads through and remembers where the newlines are,
+// jsonLines passes reads through and remembers where the newlines are,
 // so that a byte offset of the decoder (json.Decoder.InputOffset) can be
 // turned into a 1-based line. Offsets must be asked in increasing order;
 // only the newlines read ahead of the last offset asked are kept.
-type onionooLines struct {
+type jsonLines struct {
 	r      io.Reader
 	read   int64   // bytes read so far
 	nl     []int64 // offsets of the newlines not yet passed
 	passed int     // newlines before the last offset asked
 }
 
-func (lc *onionooLines) Read(b []byte) (int, error) {
+func (lc *jsonLines) Read(b []byte) (int, error) {
 	n, err := lc.r.Read(b)
 	chunk := b[:n]
 	base := lc.read
@@ -249,7 +249,7 @@ func (lc *onionooLines) Read(b []byte) (int, error) {
 }
 
 // lineAt returns the 1-based line holding the byte at offset off.
-func (lc *onionooLines) lineAt(off int64) int {
+func (lc *jsonLines) lineAt(off int64) int {
 	i := 0
 	for i < len(lc.nl) && lc.nl[i] < off {
 		i++

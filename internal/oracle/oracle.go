@@ -5,6 +5,7 @@
 package oracle
 
 import (
+	"cmp"
 	"math/big"
 	"net/netip"
 	"slices"
@@ -14,12 +15,30 @@ import (
 	"github.com/ipintel/ipintel/internal/schema"
 )
 
+// Defaults of the feed settings, as DESIGN.md §4 states them.
+const (
+	defaultConfidence      = 70 // Confidence: every format that implies none
+	defaultInferMin        = 2  // Block inference: infer_min
+	defaultInferConfidence = 50 // Block inference: infer_confidence
+)
+
 // Feed is one feed with all its parsed entries, in config order.
 type Feed struct {
-	Name    string
-	Kind    string
-	Weight  float64 // effective weight
-	Entries []feeds.Entry
+	Name     string
+	Kind     string
+	Weight   float64 // effective weight
+	Provider string  // provider_name of entries that carry none
+	// Confidence of the feed's entries; 0 means 70.
+	Confidence int
+	// Clears is what the feed clears; nil means its kind's default.
+	Clears *schema.Category
+	// Block inference: the IPv4 and IPv6 block lengths (0: off), the
+	// least number of entries that make a block (0: 2) and the blocks'
+	// confidence (0: 50).
+	InferPrefix, InferPrefix6 int
+	InferMin                  int
+	InferConfidence           int
+	Entries                   []feeds.Entry
 }
 
 // Options mirror the config's merge settings.
@@ -27,6 +46,13 @@ type Options struct {
 	IPv6Prefix   int                   // default 64
 	KeepReserved bool                  // keep reserved space
 	IsReserved   func(netip.Addr) bool // the reserved space; nil means none
+}
+
+// Cleared is one feed's categories that another feed cleared.
+type Cleared struct {
+	Feed     string // the feed whose categories were cleared
+	Category string // the cleared categories, comma-separated
+	By       string // the feed that cleared them
 }
 
 // Answer is what a database built from the feeds should say for one address.
@@ -37,6 +63,9 @@ type Answer struct {
 	Org        string
 	Sources    []string
 	Score      uint16
+	Provider   string
+	Confidence uint16 // anonymizer_confidence
+	Cleared    []Cleared
 }
 
 // MMDBAddr returns the address whose record an MMDB with IPv4 aliasing
@@ -63,17 +92,129 @@ func MMDBAddr(addr netip.Addr) netip.Addr {
 	return addr
 }
 
-// effective returns an entry's prefix as the builder uses it: IPv6
-// prefixes longer than the aggregation length are widened to it.
-func effective(p netip.Prefix, v6 int) netip.Prefix {
+// normal returns an entry's prefix masked, with IPv4-mapped prefixes
+// unmapped.
+func normal(p netip.Prefix) netip.Prefix {
 	p = p.Masked()
 	if p.Addr().Is4In6() && p.Bits() >= 96 {
 		p = netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-96)
 	}
+	return p
+}
+
+// effective returns an entry's prefix as the builder uses it: IPv6
+// prefixes longer than the aggregation length are widened to it.
+func effective(p netip.Prefix, v6 int) netip.Prefix {
+	p = normal(p)
 	if p.Addr().Is6() && p.Bits() > v6 {
 		p = netip.PrefixFrom(p.Addr(), v6).Masked()
 	}
 	return p
+}
+
+// provider returns the provider of one of f's entries.
+func (f *Feed) provider(e feeds.Entry) string {
+	if e.Provider != "" {
+		return e.Provider
+	}
+	return f.Provider
+}
+
+// clears returns what f clears: an allow feed every risk category, always;
+// another feed its Clears, else its kind's default (crawler: every risk
+// category; relay: hosting). The allow marker is never cleared.
+func (f *Feed) clears() schema.Category {
+	var c schema.Category
+	switch {
+	case f.Kind == schema.KindAllow:
+		c = schema.CategoryRisk
+	case f.Clears != nil:
+		c = *f.Clears
+	case f.Kind == schema.KindAllow, f.Kind == schema.KindCrawler:
+		c = schema.CategoryRisk
+	case f.Kind == schema.KindRelay:
+		c = schema.CategoryHosting
+	}
+	return c &^ schema.CategoryAllow
+}
+
+// Inferred returns the blocks block inference adds to f, each with its
+// provider, sorted. An entry counts in the block of the configured length
+// holding its first address when it is no larger than the block; a block
+// is inferred for a provider when it holds at least InferMin distinct
+// entries of that provider.
+func Inferred(f Feed) []feeds.Entry {
+	if f.Kind == schema.KindASN || f.InferPrefix <= 0 && f.InferPrefix6 <= 0 {
+		return nil
+	}
+	type key struct {
+		provider string
+		block    netip.Prefix
+	}
+	members := map[key]map[netip.Prefix]bool{}
+	for _, e := range f.Entries {
+		if !e.Prefix.IsValid() {
+			continue
+		}
+		p := normal(e.Prefix)
+		n := f.InferPrefix
+		if p.Addr().Is6() {
+			n = f.InferPrefix6
+		}
+		if n <= 0 || p.Bits() < n {
+			continue
+		}
+		k := key{f.provider(e), netip.PrefixFrom(p.Addr(), n).Masked()}
+		if members[k] == nil {
+			members[k] = map[netip.Prefix]bool{}
+		}
+		members[k][p] = true
+	}
+	least := f.InferMin
+	if least == 0 {
+		least = defaultInferMin
+	}
+	var out []feeds.Entry
+	for k, m := range members {
+		if len(m) >= least {
+			out = append(out, feeds.Entry{Prefix: k.block, Provider: k.provider})
+		}
+	}
+	slices.SortFunc(out, func(a, b feeds.Entry) int {
+		if c := a.Prefix.Addr().Compare(b.Prefix.Addr()); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(a.Prefix.Bits(), b.Prefix.Bits()); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.Provider, b.Provider)
+	})
+	return out
+}
+
+// hit is what one feed says about the address.
+type hit struct {
+	cats     schema.Category // the categories it sets
+	bits     int             // length of its most specific covering entry; -1 for an ASN match
+	inferred bool            // that entry is an inferred block
+	provider string          // that entry's provider
+	conf     int             // that entry's confidence
+}
+
+// better reports whether a covering entry of the given length, kind and
+// provider is more specific than the one h holds: longer wins, then an
+// exact entry over an inferred block, then the lexically smallest provider.
+func (h *hit) better(bits int, inferred bool, provider string) bool {
+	switch {
+	case h.cats == 0:
+		return true
+	case bits != h.bits:
+		return bits > h.bits
+	case inferred != h.inferred:
+		return !inferred
+	default:
+		return provider < h.provider
+	}
 }
 
 // Lookup answers for addr by scanning every entry.
@@ -86,12 +227,140 @@ func Lookup(fs []Feed, opts Options, addr netip.Addr) Answer {
 		return Answer{}
 	}
 
-	// ASN: the most specific covering prefix over the asn feeds; ties to
-	// the feed listed first, then the lowest ASN, then the smallest org.
-	best := -1
-	var bestASN uint32
-	var bestOrg string
-	bestFeed := 0
+	asn, org, hasASN := lookupASN(fs, opts, addr)
+
+	// What each feed says, from its covering entries.
+	hits := make([]hit, len(fs))
+	for fi := range fs {
+		f := &fs[fi]
+		if f.Kind == schema.KindASN {
+			continue
+		}
+		kindCat, _ := schema.KindCategory(f.Kind)
+		h := &hits[fi]
+		conf := f.Confidence
+		if conf == 0 {
+			conf = defaultConfidence
+		}
+		for _, e := range f.Entries {
+			c, bits := kindCat, -1
+			switch {
+			case !e.Prefix.IsValid():
+				if !hasASN || e.ASN != asn {
+					continue
+				}
+			case effective(e.Prefix, opts.IPv6Prefix).Contains(addr):
+				if ec := e.Categories &^ schema.CategoryAllow; ec != 0 && f.Kind != schema.KindAllow {
+					c = ec
+				}
+				bits = effective(e.Prefix, opts.IPv6Prefix).Bits()
+			default:
+				continue
+			}
+			if h.better(bits, false, f.provider(e)) {
+				h.bits, h.inferred, h.provider, h.conf = bits, false, f.provider(e), conf
+			}
+			h.cats |= c
+		}
+		iconf := f.InferConfidence
+		if iconf == 0 {
+			iconf = defaultInferConfidence
+		}
+		for _, e := range Inferred(*f) {
+			p := effective(e.Prefix, opts.IPv6Prefix)
+			if !p.Contains(addr) {
+				continue
+			}
+			if h.better(p.Bits(), true, e.Provider) {
+				h.bits, h.inferred, h.provider, h.conf = p.Bits(), true, e.Provider, iconf
+			}
+			h.cats |= kindCat
+		}
+	}
+
+	// Clearing: every feed that sets a category here clears, on every
+	// other such feed, what it clears; every clearing feed is named with
+	// what it clears of what the feed set.
+	a := Answer{}
+	left := make([]schema.Category, len(fs))
+	for gi := range fs {
+		if hits[gi].cats == 0 {
+			continue
+		}
+		left[gi] = hits[gi].cats
+		for ci := range fs {
+			if ci == gi || hits[ci].cats == 0 {
+				continue
+			}
+			if x := hits[gi].cats & fs[ci].clears(); x != 0 {
+				left[gi] &^= x
+				a.Cleared = append(a.Cleared, Cleared{Feed: fs[gi].Name, Category: x.String(), By: fs[ci].Name})
+			}
+		}
+	}
+	slices.SortFunc(a.Cleared, func(x, y Cleared) int {
+		return cmp.Or(cmp.Compare(x.Feed, y.Feed), cmp.Compare(x.By, y.By))
+	})
+
+	// What remains: categories, sources, the largest weight per risk
+	// category, the provider and the anonymizer confidence.
+	maxWeight := map[schema.Category]float64{}
+	best := -1 // the feed that gives the provider
+	for fi, f := range fs {
+		c := left[fi]
+		if c == 0 {
+			continue
+		}
+		a.Categories |= c
+		a.Sources = append(a.Sources, f.Name)
+		for _, rc := range schema.Categories() {
+			if c&rc != 0 && rc&schema.CategoryRisk != 0 {
+				if w, ok := maxWeight[rc]; !ok || f.Weight > w {
+					maxWeight[rc] = f.Weight
+				}
+			}
+		}
+		h := hits[fi]
+		if c&schema.CategoryAnonymizer != 0 && h.conf > int(a.Confidence) {
+			a.Confidence = uint16(h.conf)
+		}
+		if h.provider == "" {
+			continue
+		}
+		if best < 0 {
+			best = fi
+			continue
+		}
+		anon, bestAnon := c&schema.CategoryAnonymizer != 0, left[best]&schema.CategoryAnonymizer != 0
+		if anon != bestAnon && anon || anon == bestAnon && h.bits > hits[best].bits {
+			best = fi
+		}
+	}
+	if best >= 0 {
+		a.Provider = hits[best].provider
+	}
+	slices.Sort(a.Sources)
+	if a.Categories&schema.CategoryAllow == 0 {
+		var ws []float64
+		for _, w := range maxWeight {
+			ws = append(ws, w)
+		}
+		a.Score = ExactScore(ws)
+	}
+	if hasASN {
+		a.ASN, a.Org = asn, org
+	}
+	a.Found = a.Categories != 0 || hasASN || len(a.Cleared) > 0
+	return a
+}
+
+// lookupASN returns addr's ASN and organisation: the most specific
+// covering prefix over the asn feeds, ties to the feed listed first, then
+// the lowest ASN, then the smallest organisation. An organisation the
+// winning entry lacks comes from the asn feeds' ASN → name entries, the
+// feed listed first winning (within it, the smallest name).
+func lookupASN(fs []Feed, opts Options, addr netip.Addr) (asn uint32, org string, found bool) {
+	best, bestFeed := -1, 0
 	for fi, f := range fs {
 		if f.Kind != schema.KindASN {
 			continue
@@ -106,66 +375,32 @@ func Lookup(fs []Feed, opts Options, addr netip.Addr) Answer {
 			}
 			better := p.Bits() > best ||
 				p.Bits() == best && (fi < bestFeed ||
-					fi == bestFeed && (e.ASN < bestASN || e.ASN == bestASN && e.Org < bestOrg))
+					fi == bestFeed && (e.ASN < asn || e.ASN == asn && e.Org < org))
 			if better {
-				best, bestFeed, bestASN, bestOrg = p.Bits(), fi, e.ASN, e.Org
+				best, bestFeed, asn, org = p.Bits(), fi, e.ASN, e.Org
 			}
 		}
 	}
-
-	var cats schema.Category
-	contributing := map[string]float64{}
-	allowed := false
+	if best < 0 {
+		return 0, "", false
+	}
+	if org != "" {
+		return asn, org, true
+	}
 	for _, f := range fs {
-		if f.Kind == schema.KindASN {
+		if f.Kind != schema.KindASN {
 			continue
 		}
-		kindCat, _ := schema.KindCategory(f.Kind)
 		for _, e := range f.Entries {
-			var c schema.Category
-			switch {
-			case !e.Prefix.IsValid():
-				if best < 0 || e.ASN != bestASN {
-					continue
-				}
-				c = kindCat
-			case effective(e.Prefix, opts.IPv6Prefix).Contains(addr):
-				c = kindCat
-				if ec := e.Categories &^ schema.CategoryAllow; ec != 0 && f.Kind != schema.KindAllow {
-					c = ec
-				}
-			default:
-				continue
-			}
-			cats |= c
-			if f.Kind == schema.KindAllow {
-				allowed = true
-			}
-			contributing[f.Name] = f.Weight
-			if f.Kind == schema.KindAllow {
-				contributing[f.Name] = -1 // no score term
+			if !e.Prefix.IsValid() && e.ASN == asn && e.Org != "" && (org == "" || e.Org < org) {
+				org = e.Org
 			}
 		}
-	}
-	a := Answer{Categories: cats}
-	if best >= 0 {
-		a.ASN, a.Org = bestASN, bestOrg
-	}
-	for name := range contributing {
-		a.Sources = append(a.Sources, name)
-	}
-	slices.Sort(a.Sources)
-	if allowed {
-		a.Categories &^= schema.CategoryRisk
-	} else {
-		var ws []float64
-		for _, w := range contributing {
-			ws = append(ws, w)
+		if org != "" {
+			break
 		}
-		a.Score = ExactScore(ws)
 	}
-	a.Found = cats != 0 || best >= 0
-	return a
+	return asn, org, true
 }
 
 // ExactScore computes round(100 × (1 − Π(1 − wᵢ))) in exact rational

@@ -22,10 +22,22 @@ type Manifest struct {
 	Weights       map[string]float64 `json:"weights"`       // category name → weight in effect
 	Block         int                `json:"block_threshold"`
 	Challenge     int                `json:"challenge_threshold"`
-	Feeds         []ManifestFeed     `json:"feeds"`            // in config order
-	Networks      int                `json:"networks"`         // networks written
-	Reserved      int                `json:"reserved_dropped"` // entries dropped as reserved space
-	KeepReserved  bool               `json:"keep_reserved,omitempty"`
+	Feeds         []ManifestFeed     `json:"feeds"`    // in config order
+	Networks      int                `json:"networks"` // networks written
+	// Categories counts, per category name, the networks and addresses
+	// that carry it; the next build's whole-database gates compare with it.
+	Categories map[string]ManifestCategory `json:"categories,omitempty"`
+	// Forced lists the gates a forced build overrode; empty otherwise.
+	Forced       []string `json:"forced,omitempty"`
+	Reserved     int      `json:"reserved_dropped"` // entries dropped as reserved space
+	KeepReserved bool     `json:"keep_reserved,omitempty"`
+}
+
+// ManifestCategory counts one category of a database.
+type ManifestCategory struct {
+	Networks int    `json:"networks"`       // MMDB networks carrying it
+	IPv4     uint64 `json:"ipv4_addresses"` // IPv4 addresses covered
+	IPv6     uint64 `json:"ipv6_64s"`       // IPv6 /64s covered (a longer prefix counts as one)
 }
 
 // ManifestFeed is one feed's line in the [Manifest].
@@ -46,6 +58,9 @@ type ManifestFeed struct {
 	Gate         string  `json:"gate"`                  // "ok", "fallback", "failed"
 	GateReason   string  `json:"gate_reason,omitempty"` // why a gate failed
 	FromCache    bool    `json:"from_cache,omitempty"`  // the last good cached copy was used
+	Optional     bool    `json:"optional,omitempty"`    // may be left out when it has no copy
+	TooLarge     int     `json:"too_large,omitempty"`   // invalid lines that covered more than max_entry_size
+	Inferred     int     `json:"inferred,omitempty"`    // blocks added by block inference
 }
 
 // ParseManifest returns the manifest stored in an MMDB metadata
