@@ -30,7 +30,8 @@ type DB struct {
 	v4Only     bool // ip_version 4: IPv6 addresses never match
 
 	records []record // records[0] is the zero record (no data)
-	orgs    string   // distinct organisations, concatenated; see record
+	details []detail // details[0] is the empty detail
+	names   string   // distinct organisations and providers, concatenated; see detail
 	srcSets [][]string
 	meta    Metadata
 }
@@ -147,7 +148,8 @@ func build(r *maxminddb.Reader, buf []byte) (*DB, error) {
 	r4 := b4.finish()
 	rt.reorder(r4, r6)
 	db.records = rt.records
-	db.orgs = string(rt.orgs)
+	db.details = rt.details
+	db.names = string(rt.names)
 	db.srcSets = rt.srcSets
 	if len(r4.starts) > maxRanges || len(r6.starts) > maxRanges {
 		return nil, fmt.Errorf("too many ranges (%d IPv4, %d IPv6; at most %d each)", len(r4.starts), len(r6.starts), maxRanges)
@@ -189,14 +191,19 @@ func (db *DB) Lookup(addr netip.Addr) (Record, bool) {
 		return Record{}, false
 	}
 	r := &db.records[v]
+	d := &db.details[r.det]
 	return Record{
 		Network:    pfx,
 		Categories: r.cat,
 		Sources:    SourceSet(r.src),
 		ASN:        r.asn,
-		Org:        db.orgs[r.orgOff : r.orgOff+uint32(r.orgLen)],
+		Org:        db.names[d.orgOff : d.orgOff+uint32(d.orgLen)],
+		Provider:   db.names[d.provOff : d.provOff+uint32(d.provLen)],
+		FirstSeen:  d.first,
+		LastSeen:   d.last,
 		Score:      r.score,
 		Scored:     r.scored,
+		Confidence: r.conf,
 	}, true
 }
 
@@ -235,7 +242,19 @@ func addr4(a uint32) netip.Addr {
 // record returns the Record of record index v, without its network.
 func (db *DB) record(v uint32) Record {
 	r := &db.records[v]
-	return Record{Categories: r.cat, Sources: SourceSet(r.src), ASN: r.asn, Org: db.orgs[r.orgOff : r.orgOff+uint32(r.orgLen)], Score: r.score, Scored: r.scored}
+	d := &db.details[r.det]
+	return Record{
+		Categories: r.cat,
+		Sources:    SourceSet(r.src),
+		ASN:        r.asn,
+		Org:        db.names[d.orgOff : d.orgOff+uint32(d.orgLen)],
+		Provider:   db.names[d.provOff : d.provOff+uint32(d.provLen)],
+		FirstSeen:  d.first,
+		LastSeen:   d.last,
+		Score:      r.score,
+		Scored:     r.scored,
+		Confidence: r.conf,
+	}
 }
 
 // netBits32 returns the number of host bits of the largest aligned block
@@ -438,7 +457,8 @@ func (db *DB) Len() int { return db.v4.len() + db.v6.len() }
 func (db *DB) Bytes() int {
 	n := db.v4.bytes() + db.v6.bytes()
 	n += len(db.records) * int(unsafe.Sizeof(record{}))
-	n += len(db.orgs)
+	n += len(db.details) * int(unsafe.Sizeof(detail{}))
+	n += len(db.names)
 	for _, s := range db.srcSets {
 		n += 24 + 16*len(s)
 	}

@@ -76,17 +76,20 @@
 // Every array is a flat slice of integers or of pointer-free structs, so
 // the garbage collector never scans the engine, and a lookup is a short
 // chain of dependent loads: the top level, a direct-level word or a node
-// or two, then a record leaf or a range, and a 16-byte record whose
-// organisation is a slice of one shared string. Records are numbered by
-// how many ranges use them, so the few thousand that most networks share
-// sit together in cache. An IPv4 range's start and record share
-// one uint64; an IPv6 range keeps the high half of its start beside its
-// record (16 bytes), with low halves stored only for the few leading
-// starts inside ::/64 that need one, since ipintel widens IPv6 to /64.
+// or two, then a record leaf or a range, a 16-byte record, and the
+// 16-byte detail it shares with other records (the organisation and the
+// provider, as slices of one shared string, and the first and last seen
+// days). Records are numbered by how many ranges use them, and details by
+// the first record that uses them, so the few thousand records that most
+// networks share, and their details, sit together in cache. An IPv4
+// range's start and record share one uint64; an IPv6 range keeps the
+// high half of its start beside its record (16 bytes), with low halves
+// stored only for the few leading starts inside ::/64 that need one,
+// since ipintel widens IPv6 to /64.
 // Either way the scan of a leaf's starts, the record index and the next
 // start that bounds the range share cache lines. Lookup does not
 // allocate, lock, call through an interface or decode; it returns the
-// 64-byte Record by value.
+// 88-byte Record by value.
 //
 // Memory: on a database built from the shared feed corpus by `ipintel
 // build` (19 MB file, 1.93M networks, 763k ranges, 102k distinct records)

@@ -134,6 +134,7 @@ func ExamplePolicy_Decide() {
 		Network:    netip.MustParsePrefix("2001:db8::/48"),
 		Categories: lookup.CategoryVPN | lookup.CategoryHosting,
 		Score:      70,
+		Scored:     true,
 	}
 	fmt.Println(lookup.DefaultPolicy().Decide(rec)) // the stored risk_score
 
@@ -141,8 +142,8 @@ func ExamplePolicy_Decide() {
 	p := lookup.Policy{Weights: lookup.DefaultWeights(), BlockAt: 90}
 	p.Weights[4] = 0 // CategoryHosting is bit 4
 	v := p.Decide(rec)
-	fmt.Println(v.Action, v.Score, v.Reasons)
+	fmt.Println(v.Action, v.Score, v.Source, v.Reasons)
 	// Output:
-	// {challenge 70 vpn,hosting}
-	// challenge 50 vpn,hosting
+	// {challenge 70 stored vpn,hosting}
+	// challenge 50 policy vpn,hosting
 }

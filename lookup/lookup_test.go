@@ -254,20 +254,28 @@ func writeDB(t testing.TB, opts mmdbwriter.Options, nets []netip.Prefix, recs []
 func TestContract(t *testing.T) {
 	t.Parallel()
 	rec := mmdbtype.Map{
-		schema.KeyIsAnonymous:        mmdbtype.Bool(true),
-		schema.KeyIsAnonymousVPN:     mmdbtype.Bool(true),
-		schema.KeyIsHostingProvider:  mmdbtype.Bool(true),
-		schema.KeyIsPublicProxy:      mmdbtype.Bool(true),
-		schema.KeyIsResidentialProxy: mmdbtype.Bool(true),
-		schema.KeyIsTorExitNode:      mmdbtype.Bool(true),
-		schema.KeyIsAbuse:            mmdbtype.Bool(true),
-		schema.KeyIsCrawler:          mmdbtype.Bool(true),
-		schema.KeyIsAllowlisted:      mmdbtype.Bool(true),
-		schema.KeyASN:                mmdbtype.Uint32(64496),
-		schema.KeyASOrg:              mmdbtype.String("Example Org"),
-		schema.KeyRiskScore:          mmdbtype.Uint16(97),
-		schema.KeySources:            mmdbtype.Slice{mmdbtype.String("tor-exits"), mmdbtype.String("abuse-a")},
-		"unknown_key":                mmdbtype.String("ignored"),
+		schema.KeyIsAnonymous:          mmdbtype.Bool(true),
+		schema.KeyIsAnonymousVPN:       mmdbtype.Bool(true),
+		schema.KeyIsHostingProvider:    mmdbtype.Bool(true),
+		schema.KeyIsPublicProxy:        mmdbtype.Bool(true),
+		schema.KeyIsResidentialProxy:   mmdbtype.Bool(true),
+		schema.KeyIsTorExitNode:        mmdbtype.Bool(true),
+		schema.KeyIsAbuse:              mmdbtype.Bool(true),
+		schema.KeyIsCrawler:            mmdbtype.Bool(true),
+		schema.KeyIsAllowlisted:        mmdbtype.Bool(true),
+		schema.KeyASN:                  mmdbtype.Uint32(64496),
+		schema.KeyASOrg:                mmdbtype.String("Example Org"),
+		schema.KeyRiskScore:            mmdbtype.Uint16(97),
+		schema.KeyIsRelay:              mmdbtype.Bool(true),
+		schema.KeySources:              mmdbtype.Slice{mmdbtype.String("tor-exits"), mmdbtype.String("abuse-a")},
+		schema.KeyProviderName:         mmdbtype.String("Example VPN"),
+		schema.KeyAnonymizerConfidence: mmdbtype.Uint16(87),
+		schema.KeyNetworkFirstSeen:     mmdbtype.String("2025-12-30"),
+		schema.KeyNetworkLastSeen:      mmdbtype.String("2026-01-02"),
+		schema.KeyCleared: mmdbtype.Slice{mmdbtype.Map{
+			"feed": mmdbtype.String("dc"), "category": mmdbtype.String("hosting"), "by": mmdbtype.String("relays"),
+		}},
+		"unknown_key": mmdbtype.String("ignored"),
 	}
 	manifest := `{"builder":"ipintel test","schema_version":1,"feeds":[{"name":"tor-exits"}]}`
 	path := writeDB(t, mmdbwriter.Options{
@@ -297,12 +305,16 @@ func TestContract(t *testing.T) {
 		want := Record{
 			Network: netip.MustParsePrefix(tt.network),
 			Categories: CategoryTorExit | CategoryVPN | CategoryPublicProxy | CategoryResidentialProxy |
-				CategoryHosting | CategoryAbuse | CategoryCrawler | CategoryAllow,
-			Sources: got.Sources,
-			ASN:     64496,
-			Org:     "Example Org",
-			Score:   97,
-			Scored:  true,
+				CategoryHosting | CategoryAbuse | CategoryCrawler | CategoryAllow | CategoryRelay,
+			Sources:    got.Sources,
+			ASN:        64496,
+			Org:        "Example Org",
+			Provider:   "Example VPN",
+			FirstSeen:  mustDate(t, "2025-12-30"),
+			LastSeen:   mustDate(t, "2026-01-02"),
+			Score:      97,
+			Scored:     true,
+			Confidence: 87,
 		}
 		if !ok || got != want {
 			t.Errorf("Lookup(%s) = %+v, %v; want %+v", tt.addr, got, ok, want)
@@ -333,7 +345,8 @@ func TestContract(t *testing.T) {
 // internal/schema.
 func TestRecordTagsMatchSchema(t *testing.T) {
 	t.Parallel()
-	keys := []string{schema.KeyASN, schema.KeyASOrg, schema.KeyRiskScore, schema.KeySources}
+	keys := []string{schema.KeyASN, schema.KeyASOrg, schema.KeyRiskScore, schema.KeySources,
+		schema.KeyProviderName, schema.KeyAnonymizerConfidence, schema.KeyNetworkFirstSeen, schema.KeyNetworkLastSeen}
 	for _, c := range schema.Categories() {
 		keys = append(keys, c.Key())
 	}
@@ -594,7 +607,7 @@ func TestRangeNetworks(t *testing.T) {
 	for _, l := range leaves {
 		b.add(leaf{u128{0, uint64(l.pfx.Addr().As4()[0])<<24 | uint64(l.pfx.Addr().As4()[1])<<16 | uint64(l.pfx.Addr().As4()[2])<<8 | uint64(l.pfx.Addr().As4()[3])}, uint8(l.pfx.Bits()), l.val})
 	}
-	db := &DB{records: []record{{}, {asn: 1}, {asn: 2}}, srcSets: [][]string{nil}}
+	db := &DB{records: []record{{}, {asn: 1}, {asn: 2}}, details: []detail{{}}, srcSets: [][]string{nil}}
 	if err := db.v4.init(b.finish()); err != nil {
 		t.Fatal(err)
 	}

@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/ipintel/ipintel/internal/schema"
 	"github.com/oschwald/maxminddb-golang/v2"
@@ -69,6 +70,22 @@ func decodeWant(v any) want {
 	if n, ok := schema.Unsigned(m[schema.KeyRiskScore]); ok {
 		w.rec.Score = uint8(min(n, 100))
 		w.rec.Scored = true
+	}
+	w.rec.Provider, _ = m[schema.KeyProviderName].(string)
+	if n, ok := schema.Unsigned(m[schema.KeyAnonymizerConfidence]); ok {
+		w.rec.Confidence = uint8(min(n, 99))
+	}
+	for _, d := range []struct {
+		key string
+		to  *Date
+	}{{schema.KeyNetworkFirstSeen, &w.rec.FirstSeen}, {schema.KeyNetworkLastSeen, &w.rec.LastSeen}} {
+		if s, ok := m[d.key].(string); ok {
+			t, err := time.Parse("2006-01-02", s)
+			if err != nil {
+				panic("oracle: bad date " + s)
+			}
+			*d.to = Date(t.Unix() / 86400)
+		}
 	}
 	if a, ok := m[schema.KeySources].([]any); ok {
 		for _, s := range a {

@@ -26,12 +26,16 @@ const (
 	CategoryHosting          = schema.CategoryHosting
 	CategoryAbuse            = schema.CategoryAbuse
 	CategoryCrawler          = schema.CategoryCrawler
+	CategoryRelay            = schema.CategoryRelay
 	CategoryAllow            = schema.CategoryAllow
 
 	// CategoryRisk holds the categories an allowlist clears.
 	CategoryRisk = schema.CategoryRisk
 	// CategoryAnonymous holds the categories that set is_anonymous.
 	CategoryAnonymous = schema.CategoryAnonymous
+	// CategoryAnonymizer holds the anonymizer categories, the ones
+	// [Record.Confidence] speaks for.
+	CategoryAnonymizer = schema.CategoryAnonymizer
 )
 
 // SourceSet identifies a sorted list of feed names in a [DB]'s interned
@@ -41,9 +45,9 @@ const (
 type SourceSet uint32
 
 // Record is what [DB.Lookup] returns for an address: the matched network
-// and the decoded fields of its MMDB record. It is small (64 bytes; the
+// and the decoded fields of its MMDB record. It is small (88 bytes; the
 // fields are ordered to avoid padding), comparable and returned by value;
-// Org points into the DB's interned strings.
+// Org and Provider point into the DB's interned strings.
 //
 // The zero value is the record of an address that is not in the database.
 type Record struct {
@@ -52,10 +56,18 @@ type Record struct {
 	Network netip.Prefix
 	// Org is autonomous_system_organization, "" when absent.
 	Org string
+	// Provider is provider_name, the named operator of the network (a VPN
+	// provider, a proxy service, a cloud, a crawler's operator), "" when
+	// absent.
+	Provider string
 	// ASN is autonomous_system_number, 0 when absent.
 	ASN uint32
 	// Sources names the feeds that contributed to the record; see [DB.SourceNames].
 	Sources SourceSet
+	// FirstSeen and LastSeen are network_first_seen and network_last_seen:
+	// the first and the last build day on which a feed listed the network
+	// with a risk category. Zero when absent.
+	FirstSeen, LastSeen Date
 	// Categories holds a bit per is_* flag of the record.
 	Categories Category
 	// Score is risk_score (0-100); values above 100 read as 100.
@@ -65,21 +77,38 @@ type Record struct {
 	// databases (MaxMind's Anonymous IP, for one) have none, and
 	// [Policy.Decide] then scores the record from its categories.
 	Scored bool
+	// Confidence is anonymizer_confidence (1-99): how sure the anonymizer
+	// flags are. 0 when absent; values above 99 read as 99.
+	Confidence uint8
 }
 
 // record is a Record as the DB stores it: 16 bytes, without the network
-// (computed per lookup) and with the organisation as a slice of the DB's
-// blob of distinct names, so that a table of a hundred thousand distinct
-// records stays small, four records share a cache line and none
-// straddles two, and a lookup reads one record and nothing else.
+// (computed per lookup) and with the strings and dates in a detail, so
+// that a table of a hundred thousand distinct records stays small, four
+// records share a cache line and none straddles two.
 type record struct {
 	asn    uint32
-	orgOff uint32 // the organisation is DB.orgs[orgOff : orgOff+orgLen]
-	orgLen uint16
+	det    uint32 // index in DB.details
 	src    uint16 // a SourceSet
 	cat    Category
 	score  uint8
 	scored bool
+	conf   uint8
+}
+
+// detail holds the parts of a record that many records share: the
+// organisation and the provider, as slices of the DB's blob of distinct
+// names, and the dates. details[0] is the empty detail. Distinct details
+// are far fewer than records (an organisation is shared by every record
+// of its ASN), and they are numbered in the order the most used records
+// first use them, so the second load of a lookup mostly hits the cache.
+type detail struct {
+	orgOff  uint32 // the organisation is DB.names[orgOff : orgOff+orgLen]
+	provOff uint32 // the provider is DB.names[provOff : provOff+provLen]
+	orgLen  uint16
+	provLen uint16
+	first   Date
+	last    Date
 }
 
 // mmdbRecord is the decoding target for one MMDB data record. The tags
@@ -87,10 +116,14 @@ type record struct {
 // Keys it does not name are skipped by the decoder; missing ones stay zero.
 type mmdbRecord struct {
 	schema.CategoryFlags
-	ASN       uint32   `maxminddb:"autonomous_system_number"`
-	Org       string   `maxminddb:"autonomous_system_organization"`
-	RiskScore *uint16  `maxminddb:"risk_score"`
-	Sources   []string `maxminddb:"sources"`
+	ASN        uint32   `maxminddb:"autonomous_system_number"`
+	Org        string   `maxminddb:"autonomous_system_organization"`
+	RiskScore  *uint16  `maxminddb:"risk_score"`
+	Sources    []string `maxminddb:"sources"`
+	Provider   string   `maxminddb:"provider_name"`
+	Confidence uint16   `maxminddb:"anonymizer_confidence"`
+	FirstSeen  string   `maxminddb:"network_first_seen"`
+	LastSeen   string   `maxminddb:"network_last_seen"`
 }
 
 // recordTable decodes each distinct MMDB data record once and interns the
@@ -101,8 +134,10 @@ type recordTable struct {
 	byOffset map[uintptr]uint32
 	byValue  map[record]uint32
 	records  []record
-	orgIDs   map[string]uint32 // offset in orgs
-	orgs     []byte            // distinct organisations, concatenated
+	details  []detail
+	detIDs   map[detail]uint32
+	nameOffs map[string]uint32 // offset in names
+	names    []byte            // distinct organisations and providers, concatenated
 	strs     map[string]string
 	srcIDs   map[string]SourceSet // key: names joined by "\x00"
 	srcSets  [][]string           // srcSets[0] is nil
@@ -114,7 +149,9 @@ func newRecordTable(r *maxminddb.Reader) *recordTable {
 		byOffset: make(map[uintptr]uint32),
 		byValue:  make(map[record]uint32),
 		records:  []record{{}},
-		orgIDs:   map[string]uint32{"": 0},
+		details:  []detail{{}},
+		detIDs:   map[detail]uint32{{}: 0},
+		nameOffs: map[string]uint32{"": 0},
 		strs:     make(map[string]string),
 		srcIDs:   make(map[string]SourceSet),
 		srcSets:  [][]string{nil},
@@ -145,21 +182,13 @@ func (t *recordTable) index(offset uintptr) (uint32, error) {
 		}
 		m = mmdbRecord{}
 	}
-	if len(m.Org) > math.MaxUint16 {
-		return 0, fmt.Errorf("decode record at data offset %d: organisation name of %d bytes (at most %d)", offset, len(m.Org), math.MaxUint16)
+	det, err := t.detail(&m)
+	if err != nil {
+		return 0, fmt.Errorf("decode record at data offset %d: %w", offset, err)
 	}
 	src, err := t.sourceSet(m.Sources)
 	if err != nil {
 		return 0, fmt.Errorf("decode record at data offset %d: %w", offset, err)
-	}
-	org, ok := t.orgIDs[m.Org]
-	if !ok {
-		if len(t.orgs)+len(m.Org) > math.MaxUint32 {
-			return 0, errors.New("organisation names exceed 4 GiB")
-		}
-		org = uint32(len(t.orgs))
-		t.orgs = append(t.orgs, m.Org...)
-		t.orgIDs[m.Org] = org
 	}
 	var score uint8
 	if m.RiskScore != nil {
@@ -168,10 +197,10 @@ func (t *recordTable) index(offset uintptr) (uint32, error) {
 	rec := record{
 		cat:    m.Categories(),
 		asn:    m.ASN,
-		orgOff: org,
-		orgLen: uint16(len(m.Org)),
+		det:    det,
 		score:  score,
 		scored: m.RiskScore != nil,
+		conf:   uint8(min(m.Confidence, 99)),
 		src:    uint16(src),
 	}
 	i, ok := t.byValue[rec]
@@ -185,6 +214,49 @@ func (t *recordTable) index(offset uintptr) (uint32, error) {
 	}
 	t.byOffset[offset] = i
 	return i, nil
+}
+
+// detail returns the index of the detail of m, adding it on first sight.
+func (t *recordTable) detail(m *mmdbRecord) (uint32, error) {
+	var d detail
+	var err error
+	if d.first, err = parseDate(m.FirstSeen); err != nil {
+		return 0, fmt.Errorf("%s: %w", schema.KeyNetworkFirstSeen, err)
+	}
+	if d.last, err = parseDate(m.LastSeen); err != nil {
+		return 0, fmt.Errorf("%s: %w", schema.KeyNetworkLastSeen, err)
+	}
+	if d.orgOff, d.orgLen, err = t.name(m.Org); err != nil {
+		return 0, fmt.Errorf("organisation name of %d bytes: %w", len(m.Org), err)
+	}
+	if d.provOff, d.provLen, err = t.name(m.Provider); err != nil {
+		return 0, fmt.Errorf("provider name of %d bytes: %w", len(m.Provider), err)
+	}
+	i, ok := t.detIDs[d]
+	if !ok {
+		i = uint32(len(t.details))
+		t.details = append(t.details, d)
+		t.detIDs[d] = i
+	}
+	return i, nil
+}
+
+// name returns where s is in the blob of distinct names, adding it on
+// first sight.
+func (t *recordTable) name(s string) (off uint32, n uint16, err error) {
+	if len(s) > math.MaxUint16 {
+		return 0, 0, fmt.Errorf("at most %d", math.MaxUint16)
+	}
+	off, ok := t.nameOffs[s]
+	if !ok {
+		if len(t.names)+len(s) > math.MaxUint32 {
+			return 0, 0, errors.New("names exceed 4 GiB")
+		}
+		off = uint32(len(t.names))
+		t.names = append(t.names, s...)
+		t.nameOffs[s] = off
+	}
+	return off, uint16(len(s)), nil
 }
 
 func (t *recordTable) intern(s string) string {
@@ -259,4 +331,17 @@ func (t *recordTable) reorder(lists ...rangeList) {
 		}
 	}
 	t.records = recs
+	// Number the details in the order the records, most used first,
+	// first use them, so the details of the hot records sit together.
+	drenum := make([]uint32, len(t.details))
+	dets := make([]detail, 1, len(t.details))
+	for i := range recs[1:] {
+		r := &recs[i+1]
+		if r.det != 0 && drenum[r.det] == 0 {
+			drenum[r.det] = uint32(len(dets))
+			dets = append(dets, t.details[r.det])
+		}
+		r.det = drenum[r.det]
+	}
+	t.details = dets
 }

@@ -1,6 +1,7 @@
 package lookup
 
 import (
+	"math/bits"
 	"strconv"
 
 	"github.com/ipintel/ipintel/internal/schema"
@@ -38,12 +39,14 @@ func (a Action) String() string {
 type Policy struct {
 	// Weights holds a score weight in [0, 1] per category, indexed by the
 	// category's bit position (Weights[0] for [CategoryTorExit], …,
-	// Weights[6] for [CategoryCrawler]; Weights[7], the allow marker, is
-	// ignored). When every weight is zero the stored risk_score is used;
-	// otherwise the score is recomputed from the record's categories by
-	// noisy-OR: round(100 × (1 − Π(1 − w))). Weights outside [0, 1] are
-	// clamped.
-	Weights [8]float64
+	// Weights[6] for [CategoryCrawler], Weights[8] for [CategoryRelay];
+	// Weights[7], the allow marker, is ignored). When every weight is
+	// zero the policy uses the database's weights: the stored risk_score,
+	// which the builder computed with its configured per-feed weights.
+	// Otherwise the score is recomputed from the record's categories by
+	// noisy-OR: round(100 × (1 − Π(1 − w))), each category counted once.
+	// Weights outside [0, 1] are clamped.
+	Weights [9]float64
 	// BlockAt is the score at or above which a request is blocked;
 	// 0 means schema.DefaultBlockThreshold (80).
 	BlockAt int
@@ -63,9 +66,9 @@ func DefaultPolicy() Policy {
 }
 
 // DefaultWeights returns the schema's default weight per category, in the
-// layout of [Policy.Weights].
-func DefaultWeights() [8]float64 {
-	var w [8]float64
+// layout of [Policy.Weights]: crawler and relay weigh 0.
+func DefaultWeights() [9]float64 {
+	var w [9]float64
 	for i := range w {
 		w[i] = Category(1 << i).DefaultWeight()
 	}
@@ -75,22 +78,52 @@ func DefaultWeights() [8]float64 {
 var defaultWeights = DefaultWeights()
 
 // noisyOR returns round(100 × (1 − Π(1 − w))) over the categories in c,
-// with w clamped to [0, 1].
-func noisyOR(c Category, w *[8]float64) uint8 {
+// with w clamped to [0, 1]. Each category is one factor: the feeds of a
+// category are copies of one kind of evidence, and the record holds a
+// category once however many feeds set it.
+func noisyOR(c Category, w *[9]float64) uint8 {
 	keep := 1.0
-	for i := range 7 {
-		if c&(1<<i) != 0 {
+	for c &^= CategoryAllow; c != 0; c &= c - 1 {
+		if i := bits.TrailingZeros16(uint16(c)); i < len(w) {
 			keep *= 1 - min(max(w[i], 0), 1)
 		}
 	}
 	return uint8(schema.Score(keep))
 }
 
-// Verdict is the outcome of [Policy.Decide].
+// ScoreSource says where the score of a [Verdict] comes from.
+type ScoreSource uint8
+
+const (
+	// ScoreSourcePolicy: the policy computed the score from the record's
+	// categories, because the record stores none (MaxMind's Anonymous IP
+	// files, a miss) or the policy has weights of its own.
+	ScoreSourcePolicy ScoreSource = iota
+	// ScoreSourceStored: the score is the record's stored risk_score.
+	ScoreSourceStored
+)
+
+// String returns "policy" or "stored".
+func (s ScoreSource) String() string {
+	switch s {
+	case ScoreSourcePolicy:
+		return "policy"
+	case ScoreSourceStored:
+		return "stored"
+	default:
+		return "ScoreSource(" + strconv.Itoa(int(s)) + ")"
+	}
+}
+
+// Verdict is the outcome of [Policy.Decide]. The zero value allows with
+// score 0 computed by the policy: the verdict of a miss.
 type Verdict struct {
 	Action Action
-	// Score is the risk score (0-100) the action was decided on.
+	// Score is the risk score (0-100) the action was decided on. Show
+	// this, not [Record.Score], beside the action.
 	Score uint8
+	// Source says whether Score is the stored risk_score or the policy's.
+	Source ScoreSource
 	// Reasons holds the risk categories of the record (those in [CategoryRisk]).
 	Reasons Category
 }
@@ -100,14 +133,20 @@ type Verdict struct {
 // not allocate.
 func (p Policy) Decide(r Record) Verdict {
 	v := Verdict{Reasons: r.Categories & CategoryRisk}
-	if r.Categories&CategoryAllow != 0 {
-		return v
-	}
-	v.Score = r.Score
+	own := p.Weights != [9]float64{}
 	switch {
-	case p.Weights != [8]float64{}:
+	case r.Categories&CategoryAllow != 0:
+		// The builder stores 0 for an allowlisted record; a file that
+		// stores more is overruled, and then the score is the policy's.
+		if !own && r.Scored && r.Score == 0 {
+			v.Source = ScoreSourceStored
+		}
+		return v
+	case own:
 		v.Score = noisyOR(r.Categories, &p.Weights)
-	case !r.Scored:
+	case r.Scored:
+		v.Score, v.Source = r.Score, ScoreSourceStored
+	default:
 		// A database without risk_score (MaxMind's Anonymous IP, say)
 		// still says what the network is: score its categories with
 		// the default weights, so a Tor exit is not allowed for want of

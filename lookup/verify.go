@@ -29,8 +29,22 @@ func (db *DB) Verify() error {
 		if int(r.src) >= len(db.srcSets) {
 			return fmt.Errorf("verify: record %d: source set %d out of range", i+1, r.src)
 		}
-		if uint64(r.orgOff)+uint64(r.orgLen) > uint64(len(db.orgs)) {
-			return fmt.Errorf("verify: record %d: organisation out of range", i+1)
+		if int(r.det) >= len(db.details) {
+			return fmt.Errorf("verify: record %d: detail %d out of range", i+1, r.det)
+		}
+		if r.conf > 99 {
+			return fmt.Errorf("verify: record %d: confidence %d above 99", i+1, r.conf)
+		}
+	}
+	if len(db.details) == 0 || db.details[0] != (detail{}) {
+		return errors.New("verify: detail 0 is not the empty detail")
+	}
+	for i, d := range db.details {
+		if uint64(d.orgOff)+uint64(d.orgLen) > uint64(len(db.names)) {
+			return fmt.Errorf("verify: detail %d: organisation out of range", i)
+		}
+		if uint64(d.provOff)+uint64(d.provLen) > uint64(len(db.names)) {
+			return fmt.Errorf("verify: detail %d: provider out of range", i)
 		}
 	}
 	for i, s := range db.srcSets {
@@ -165,6 +179,32 @@ func checkSchema(m map[string]any) error {
 			return fmt.Errorf("%s: %v (%T), want 0-100", schema.KeyRiskScore, v, v)
 		}
 	}
+	if v, ok := m[schema.KeyProviderName]; ok {
+		if _, isStr := v.(string); !isStr {
+			return fmt.Errorf("%s: %T, want string", schema.KeyProviderName, v)
+		}
+	}
+	if v, ok := m[schema.KeyAnonymizerConfidence]; ok {
+		if n, ok := schema.Unsigned(v); !ok || n < 1 || n > 99 {
+			return fmt.Errorf("%s: %v (%T), want 1-99", schema.KeyAnonymizerConfidence, v, v)
+		}
+	}
+	for _, k := range []string{schema.KeyNetworkFirstSeen, schema.KeyNetworkLastSeen} {
+		if v, ok := m[k]; ok {
+			s, isStr := v.(string)
+			if !isStr {
+				return fmt.Errorf("%s: %T, want a YYYY-MM-DD string", k, v)
+			}
+			if _, err := parseDate(s); err != nil {
+				return fmt.Errorf("%s: %w", k, err)
+			}
+		}
+	}
+	if v, ok := m[schema.KeyCleared]; ok {
+		if err := checkCleared(v); err != nil {
+			return fmt.Errorf("%s: %w", schema.KeyCleared, err)
+		}
+	}
 	if v, ok := m[schema.KeySources]; ok {
 		a, isArr := v.([]any)
 		if !isArr {
@@ -173,6 +213,27 @@ func checkSchema(m map[string]any) error {
 		for _, e := range a {
 			if _, isStr := e.(string); !isStr {
 				return fmt.Errorf("%s: element %T, want string", schema.KeySources, e)
+			}
+		}
+	}
+	return nil
+}
+
+// checkCleared checks the shape of a cleared value: an array of maps
+// whose feed, category and by keys are strings.
+func checkCleared(v any) error {
+	a, isArr := v.([]any)
+	if !isArr {
+		return fmt.Errorf("%T, want array of maps", v)
+	}
+	for _, e := range a {
+		m, isMap := e.(map[string]any)
+		if !isMap {
+			return fmt.Errorf("element %T, want map", e)
+		}
+		for _, k := range [...]string{"feed", "category", "by"} {
+			if _, isStr := m[k].(string); !isStr {
+				return fmt.Errorf("element key %s: %T, want string", k, m[k])
 			}
 		}
 	}

@@ -12,10 +12,17 @@ import (
 )
 
 // answer is the JSON object that "ipintel lookup" prints per address and
-// that GET /v1/ip/{addr} returns (DESIGN.md §7, §8). The field order is the
-// key order; appendAnswer writes the same bytes without reflection and
-// TestAppendAnswerMatchesStruct keeps the two in step. Booleans are always
-// present, unlike in the MMDB where only true ones are stored.
+// that GET /v1/ip/{addr} returns (DESIGN.md §7, §8): the MMDB keys of §2
+// plus ip, found, network and action. The field order is the key order;
+// appendAnswer writes the same bytes without reflection and
+// TestAppendAnswerMatchesStruct keeps the two in step. Every key is always
+// present, unlike in the MMDB where only true booleans are stored: false,
+// 0 and "" stand for absent.
+//
+// risk_score is the score the action was decided on, and
+// risk_score_source says whose it is: "stored" (the file's risk_score) or
+// "policy" (computed from the categories, because the file stores none, as
+// MaxMind's Anonymous IP files do).
 type answer struct {
 	IP                 string   `json:"ip"`
 	Found              bool     `json:"found"`
@@ -28,16 +35,22 @@ type answer struct {
 	IsTorExitNode      bool     `json:"is_tor_exit_node"`
 	IsAbuse            bool     `json:"is_abuse"`
 	IsCrawler          bool     `json:"is_crawler"`
+	IsRelay            bool     `json:"is_relay"`
 	IsAllowlisted      bool     `json:"is_allowlisted"`
 	ASN                uint32   `json:"autonomous_system_number"`
 	ASOrg              string   `json:"autonomous_system_organization"`
+	Provider           string   `json:"provider_name"`
+	Confidence         uint8    `json:"anonymizer_confidence"`
+	LastSeen           string   `json:"network_last_seen"`  // YYYY-MM-DD or ""
+	FirstSeen          string   `json:"network_first_seen"` // YYYY-MM-DD or ""
 	RiskScore          uint8    `json:"risk_score"`
+	RiskScoreSource    string   `json:"risk_score_source"`
 	Sources            []string `json:"sources"` // [] when none
 	Action             string   `json:"action"`
 }
 
-// newAnswer fills an answer from a lookup result.
-func newAnswer(addr netip.Addr, rec lookup.Record, found bool, sources []string, action lookup.Action) answer {
+// newAnswer fills an answer from a lookup result and the policy's verdict on it.
+func newAnswer(addr netip.Addr, rec lookup.Record, found bool, sources []string, v lookup.Verdict) answer {
 	c := rec.Categories
 	a := answer{
 		IP:                 addr.String(),
@@ -50,12 +63,18 @@ func newAnswer(addr netip.Addr, rec lookup.Record, found bool, sources []string,
 		IsTorExitNode:      c&lookup.CategoryTorExit != 0,
 		IsAbuse:            c&lookup.CategoryAbuse != 0,
 		IsCrawler:          c&lookup.CategoryCrawler != 0,
+		IsRelay:            c&lookup.CategoryRelay != 0,
 		IsAllowlisted:      c&lookup.CategoryAllow != 0,
 		ASN:                rec.ASN,
 		ASOrg:              rec.Org,
-		RiskScore:          rec.Score,
+		Provider:           rec.Provider,
+		Confidence:         rec.Confidence,
+		LastSeen:           rec.LastSeen.String(),
+		FirstSeen:          rec.FirstSeen.String(),
+		RiskScore:          v.Score,
+		RiskScoreSource:    v.Source.String(),
 		Sources:            sources,
-		Action:             action.String(),
+		Action:             v.Action.String(),
 	}
 	if found {
 		s := rec.Network.String()
@@ -69,7 +88,7 @@ func newAnswer(addr netip.Addr, rec lookup.Record, found bool, sources []string,
 
 // appendAnswer appends the JSON of newAnswer(addr, rec, found, …) to b,
 // without allocating.
-func appendAnswer(b []byte, addr netip.Addr, rec lookup.Record, found bool, sources []string, action lookup.Action) []byte {
+func appendAnswer(b []byte, addr netip.Addr, rec lookup.Record, found bool, sources []string, v lookup.Verdict) []byte {
 	c := rec.Categories
 	b = append(b, `{"ip":"`...)
 	b = addr.AppendTo(b)
@@ -91,19 +110,41 @@ func appendAnswer(b []byte, addr netip.Addr, rec lookup.Record, found bool, sour
 	b = appendBoolField(b, "is_tor_exit_node", c&lookup.CategoryTorExit != 0)
 	b = appendBoolField(b, "is_abuse", c&lookup.CategoryAbuse != 0)
 	b = appendBoolField(b, "is_crawler", c&lookup.CategoryCrawler != 0)
+	b = appendBoolField(b, "is_relay", c&lookup.CategoryRelay != 0)
 	b = appendBoolField(b, "is_allowlisted", c&lookup.CategoryAllow != 0)
 	b = append(b, `,"autonomous_system_number":`...)
 	b = strconv.AppendUint(b, uint64(rec.ASN), 10)
 	b = append(b, `,"autonomous_system_organization":`...)
 	b = appendJSONString(b, rec.Org)
+	b = append(b, `,"provider_name":`...)
+	b = appendJSONString(b, rec.Provider)
+	b = append(b, `,"anonymizer_confidence":`...)
+	b = strconv.AppendUint(b, uint64(rec.Confidence), 10)
+	b = append(b, `,"network_last_seen":`...)
+	b = appendDate(b, rec.LastSeen)
+	b = append(b, `,"network_first_seen":`...)
+	b = appendDate(b, rec.FirstSeen)
 	b = append(b, `,"risk_score":`...)
-	b = strconv.AppendUint(b, uint64(rec.Score), 10)
-	b = append(b, `,"sources":`...)
+	b = strconv.AppendUint(b, uint64(v.Score), 10)
+	b = append(b, `,"risk_score_source":"`...)
+	b = append(b, v.Source.String()...)
+	b = append(b, `","sources":`...)
 	b = appendSourcesJSON(b, sources)
 	b = append(b, `,"action":"`...)
-	b = append(b, action.String()...)
+	b = append(b, v.Action.String()...)
 	b = append(b, `"}`...)
 	return b
+}
+
+// appendDate appends d as a JSON string, "YYYY-MM-DD" or "" for the
+// zero Date, without allocating.
+func appendDate(b []byte, d lookup.Date) []byte {
+	if d.IsZero() {
+		return append(b, `""`...)
+	}
+	b = append(b, '"')
+	b = d.Time().AppendFormat(b, "2006-01-02")
+	return append(b, '"')
 }
 
 func appendBoolField(b []byte, key string, v bool) []byte {

@@ -23,7 +23,8 @@ var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
 // cliCase is one in-process run of the CLI compared with
 // testdata/<name>.golden. In args, $OLD and $NEW are the sample databases,
 // $BAD a file that is not a database, $SCHEMA a database that breaks the
-// schema, $ANON and $ASN MaxMind's test databases.
+// schema, $PLUS a database with providers, confidence, history, relay and
+// cleared evidence, $ANON and $ASN MaxMind's test databases.
 type cliCase struct {
 	name  string
 	args  []string
@@ -41,7 +42,13 @@ var cliCases = []cliCase{
 	{name: "lookup-bad-db", args: []string{"lookup", "-db", "$BAD", "1.2.3.4"}, exit: 1},
 	{name: "lookup-maxmind-anonymous", args: []string{"lookup", "-db", "$ANON", "1.2.0.1", "71.160.223.1", "81.2.69.1", "186.30.236.1", "::1.2.0.1", "abcd:1000::1", "8.8.8.8"}},
 	{name: "lookup-maxmind-asn", args: []string{"lookup", "-db", "$ASN", "-format", "table", "1.128.0.1", "2600:6000::1", "8.8.8.8"}},
+	{name: "lookup-plus", args: []string{"lookup", "-db", "$PLUS", "192.0.2.1", "198.51.100.9", "203.0.113.5", "2001:db8:7::1", "10.0.0.1"}},
+	{name: "lookup-plus-table", args: []string{"lookup", "-db", "$PLUS", "-format", "table", "192.0.2.1", "198.51.100.9", "203.0.113.5", "2001:db8:7::1", "10.0.0.1"}},
 	{name: "explain-block", args: []string{"explain", "-db", "$OLD", "192.0.2.10"}},
+	{name: "explain-provider", args: []string{"explain", "-db", "$PLUS", "198.51.100.9"}},
+	{name: "explain-relay", args: []string{"explain", "-db", "$PLUS", "192.0.2.1"}},
+	{name: "explain-crawler-json", args: []string{"explain", "-db", "$PLUS", "-json", "203.0.113.5"}},
+	{name: "explain-tor-abuse", args: []string{"explain", "-db", "$PLUS", "2001:db8:7::1"}},
 	{name: "explain-allowlisted", args: []string{"explain", "-db", "$OLD", "198.51.100.200"}},
 	{name: "explain-miss", args: []string{"explain", "-db", "$OLD", "10.1.2.3"}},
 	{name: "explain-json", args: []string{"explain", "-db", "$OLD", "-json", "2001:db8:1::1"}},
@@ -89,6 +96,7 @@ func TestCLIGolden(t *testing.T) {
 		"$OLD":    writeTestDB(t, filepath.Join(dir, "old.mmdb"), sampleNets, testManifest(len(sampleNets))),
 		"$NEW":    writeTestDB(t, filepath.Join(dir, "new.mmdb"), sampleNewNets, testManifest(len(sampleNewNets))),
 		"$SCHEMA": writeTestDB(t, filepath.Join(dir, "schema.mmdb"), schemaBreakingNets, testManifest(2)),
+		"$PLUS":   writeTestDB(t, filepath.Join(dir, "plus.mmdb"), plusNets, plusManifest()),
 		"$BAD":    filepath.Join(dir, "bad.mmdb"),
 	}
 	if err := os.WriteFile(vars["$BAD"], []byte("not a database\n"), 0o644); err != nil {
@@ -186,32 +194,38 @@ func TestAppendAnswerMatchesStruct(t *testing.T) {
 		}
 		found := rng.IntN(3) > 0
 		rec := lookup.Record{
-			Categories: lookup.Category(rng.Uint32()) & 0xff,
+			Categories: lookup.Category(rng.Uint32()) & 0x1ff,
 			ASN:        rng.Uint32(),
 			Org:        orgs[rng.IntN(len(orgs))],
+			Provider:   orgs[rng.IntN(len(orgs))],
+			Confidence: uint8(rng.IntN(100)),
+			FirstSeen:  lookup.Date(rng.IntN(3) * rng.IntN(1<<16)),
+			LastSeen:   lookup.Date(rng.IntN(3) * rng.IntN(1<<16)),
 			Score:      uint8(rng.IntN(101)),
 		}
 		if found {
 			rec.Network = netip.PrefixFrom(addr, rng.IntN(addr.BitLen()+1)).Masked()
 		}
 		src := sources[rng.IntN(len(sources))]
-		action := lookup.Action(rng.IntN(3))
-		want, err := json.Marshal(newAnswer(addr, rec, found, src, action))
+		v := lookup.Verdict{Action: lookup.Action(rng.IntN(3)), Score: uint8(rng.IntN(101)), Source: lookup.ScoreSource(rng.IntN(2))}
+		want, err := json.Marshal(newAnswer(addr, rec, found, src, v))
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got := appendAnswer(nil, addr, rec, found, src, action); !bytes.Equal(got, want) {
+		if got := appendAnswer(nil, addr, rec, found, src, v); !bytes.Equal(got, want) {
 			t.Fatalf("appendAnswer(%v, %+v) =\n%s\nwant (encoding/json)\n%s", addr, rec, got, want)
 		}
 	}
 }
 
 func TestAppendAnswerAllocs(t *testing.T) {
-	rec := lookup.Record{Network: netip.MustParsePrefix("192.0.2.0/24"), Categories: lookup.CategoryTorExit, ASN: 64500, Org: "Example", Score: 90}
+	rec := lookup.Record{Network: netip.MustParsePrefix("192.0.2.0/24"), Categories: lookup.CategoryTorExit, ASN: 64500, Org: "Example",
+		Provider: "Example VPN", Confidence: 99, FirstSeen: 20000, LastSeen: 20454, Score: 90, Scored: true}
 	addr := netip.MustParseAddr("192.0.2.1")
 	src := []string{"tor-exits"}
+	v := lookup.DefaultPolicy().Decide(rec)
 	buf := make([]byte, 0, 1024)
-	if n := testing.AllocsPerRun(1000, func() { buf = appendAnswer(buf[:0], addr, rec, true, src, lookup.ActionBlock) }); n != 0 {
+	if n := testing.AllocsPerRun(1000, func() { buf = appendAnswer(buf[:0], addr, rec, true, src, v) }); n != 0 {
 		t.Errorf("appendAnswer allocates %v times, want 0", n)
 	}
 }

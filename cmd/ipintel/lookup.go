@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/netip"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -36,13 +37,14 @@ Exit status: 0 when every address was looked up (found or not), 1 when
 any line or argument was not an address or standard input could not be
 read, 2 for a usage error.
 
-The JSON keys are ip, found, network, the MMDB booleans (always present),
-autonomous_system_number, autonomous_system_organization, risk_score,
-sources and action (the default policy's decision). risk_score is the
-value stored in the database, 0 when it has none (MaxMind's databases
-store none); the action of such a record is decided on the noisy-OR of its
-categories' default weights, so a Tor exit is blocked whoever built the
-file.`,
+The JSON keys are ip, found, network, the MMDB keys (always present: false,
+0 or "" when the record has none), risk_score_source and action (the default
+policy's decision). risk_score is the score the action was decided on, and
+risk_score_source says whose it is: "stored" when it is the database's
+risk_score, "policy" when the database stores none (MaxMind's databases
+store none) and the policy computed it from the categories' default
+weights, so a Tor exit is blocked whoever built the file. The table's
+SCORE and SCORE_SOURCE columns are the same two values.`,
 		Flags: func(fs *flag.FlagSet) func(context.Context, *env, []string) int {
 			db := fs.String("db", "", "database `file` (required)")
 			format := fs.String("format", "jsonl", "output `format`: jsonl or table")
@@ -70,7 +72,7 @@ func runLookup(ctx context.Context, e *env, dbPath, format string, args []string
 	var tw *tabwriter.Writer
 	if format == "table" {
 		tw = tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "IP\tNETWORK\tCATEGORIES\tSCORE\tACTION\tASN\tORGANIZATION\tSOURCES")
+		fmt.Fprintln(tw, tableHeader)
 	}
 	failed := false
 	var buf []byte
@@ -82,28 +84,13 @@ func runLookup(ctx context.Context, e *env, dbPath, format string, args []string
 			return
 		}
 		rec, found := db.Lookup(addr)
-		action := policy.Decide(rec).Action
+		v := policy.Decide(rec)
 		names := db.SourceNames(rec.Sources)
 		if tw != nil {
-			network := "-"
-			if found {
-				network = rec.Network.String()
-			}
-			asn, org := "-", "-"
-			if rec.ASN != 0 {
-				asn = "AS" + strconv.FormatUint(uint64(rec.ASN), 10)
-			}
-			if rec.Org != "" {
-				org = rec.Org
-			}
-			sources := "-"
-			if len(names) > 0 {
-				sources = strings.Join(names, ",")
-			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\n", addr, network, rec.Categories, rec.Score, action, asn, org, sources)
+			writeTableRow(tw, addr, rec, found, names, v)
 			return
 		}
-		buf = appendAnswer(buf[:0], addr, rec, found, names, action)
+		buf = appendAnswer(buf[:0], addr, rec, found, names, v)
 		buf = append(buf, '\n')
 		_, _ = out.Write(buf)
 	}
@@ -138,6 +125,29 @@ func runLookup(ctx context.Context, e *env, dbPath, format string, args []string
 		return exitRuntime
 	}
 	return exitOK
+}
+
+// tableHeader heads -format table. SCORE is the score the action was
+// decided on and SCORE_SOURCE whose it is (stored or policy).
+const tableHeader = "IP\tNETWORK\tCATEGORIES\tSCORE\tSCORE_SOURCE\tACTION\tASN\tORGANIZATION\tPROVIDER\tSOURCES"
+
+// writeTableRow writes one address's row of -format table; "-" stands
+// for an absent value.
+func writeTableRow(w io.Writer, addr netip.Addr, rec lookup.Record, found bool, names []string, v lookup.Verdict) {
+	network := "-"
+	if found {
+		network = rec.Network.String()
+	}
+	asn := "-"
+	if rec.ASN != 0 {
+		asn = "AS" + strconv.FormatUint(uint64(rec.ASN), 10)
+	}
+	sources := "-"
+	if len(names) > 0 {
+		sources = strings.Join(names, ",")
+	}
+	fmt.Fprintf(w, "%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\n", addr, network, rec.Categories, v.Score, v.Source,
+		v.Action, asn, orDash(rec.Org), orDash(rec.Provider), sources)
 }
 
 // writeAll writes b to w, returning a wrapped error.

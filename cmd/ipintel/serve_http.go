@@ -127,10 +127,10 @@ func (s *server) handleIP(w http.ResponseWriter, raw string) {
 	}
 	db := s.h.Load()
 	rec, found := db.Lookup(addr)
-	action := s.policy.Decide(rec).Action
-	s.m.countLookup(action)
+	v := s.policy.Decide(rec)
+	s.m.countLookup(v.Action)
 	bp := bufPool.Get().(*[]byte)
-	b := appendAnswer((*bp)[:0], addr, rec, found, db.SourceNames(rec.Sources), action)
+	b := appendAnswer((*bp)[:0], addr, rec, found, db.SourceNames(rec.Sources), v)
 	b = append(b, '\n')
 	w.Header()["Content-Type"] = hdrJSON
 	_, _ = w.Write(b)
@@ -177,9 +177,9 @@ func (s *server) handleIPs(w http.ResponseWriter, r *http.Request) {
 			continue
 		}
 		rec, found := db.Lookup(addr)
-		action := s.policy.Decide(rec).Action
-		s.m.countLookup(action)
-		b = appendAnswer(b, addr, rec, found, db.SourceNames(rec.Sources), action)
+		v := s.policy.Decide(rec)
+		s.m.countLookup(v.Action)
+		b = appendAnswer(b, addr, rec, found, db.SourceNames(rec.Sources), v)
 	}
 	b = append(b, "]\n"...)
 	w.Header()["Content-Type"] = hdrJSON
@@ -187,20 +187,25 @@ func (s *server) handleIPs(w http.ResponseWriter, r *http.Request) {
 }
 
 // flatAnswer is GET /json/{addr}: the flat shape of hosted "is this a VPN"
-// APIs, so code written for them can call ipintel unchanged.
+// APIs, so code written for them can call ipintel unchanged. risk_score is
+// the score the policy decided on; risk_score_source says whose it is, as
+// in the lookup answer.
 type flatAnswer struct {
-	IP        string  `json:"ip"`
-	Found     bool    `json:"found"`
-	Network   *string `json:"network"`
-	IsVPN     bool    `json:"is_vpn"`
-	IsProxy   bool    `json:"is_proxy"` // public or residential proxy
-	IsTor     bool    `json:"is_tor"`
-	IsHosting bool    `json:"is_hosting"`
-	IsCrawler bool    `json:"is_crawler"`
-	IsAbuse   bool    `json:"is_abuse"`
-	ASN       uint32  `json:"asn"`
-	ISP       string  `json:"isp"`
-	RiskScore uint8   `json:"risk_score"`
+	IP              string  `json:"ip"`
+	Found           bool    `json:"found"`
+	Network         *string `json:"network"`
+	IsVPN           bool    `json:"is_vpn"`
+	IsProxy         bool    `json:"is_proxy"` // public or residential proxy
+	IsTor           bool    `json:"is_tor"`
+	IsHosting       bool    `json:"is_hosting"`
+	IsCrawler       bool    `json:"is_crawler"`
+	IsAbuse         bool    `json:"is_abuse"`
+	IsRelay         bool    `json:"is_relay"`
+	ASN             uint32  `json:"asn"`
+	ISP             string  `json:"isp"`
+	Provider        string  `json:"provider"` // "" when none
+	RiskScore       uint8   `json:"risk_score"`
+	RiskScoreSource string  `json:"risk_score_source"`
 }
 
 // handleFlat is GET /json/{addr}; with no address it answers for the
@@ -218,32 +223,39 @@ func (s *server) handleFlat(w http.ResponseWriter, r *http.Request, raw string) 
 		return
 	}
 	rec, found := s.h.Load().Lookup(addr)
-	s.m.countLookup(s.policy.Decide(rec).Action)
+	v := s.policy.Decide(rec)
+	s.m.countLookup(v.Action)
 	c := rec.Categories
 	writeJSON(w, http.StatusOK, flatAnswer{
 		IP: addr.String(), Found: found, Network: networkPtr(rec, found),
 		IsVPN: c&lookup.CategoryVPN != 0, IsProxy: c&(lookup.CategoryPublicProxy|lookup.CategoryResidentialProxy) != 0,
 		IsTor: c&lookup.CategoryTorExit != 0, IsHosting: c&lookup.CategoryHosting != 0,
 		IsCrawler: c&lookup.CategoryCrawler != 0, IsAbuse: c&lookup.CategoryAbuse != 0,
-		ASN: rec.ASN, ISP: rec.Org, RiskScore: rec.Score,
+		IsRelay: c&lookup.CategoryRelay != 0,
+		ASN:     rec.ASN, ISP: rec.Org, Provider: rec.Provider,
+		RiskScore: v.Score, RiskScoreSource: v.Source.String(),
 	})
 }
 
 // reputation is GET /v1/reputation?ip=: the nested shape of hosted
-// reputation APIs.
+// reputation APIs. security.risk_score is the score the action was
+// decided on; risk_score_source says whose it is, as in the lookup answer.
 type reputation struct {
 	IP       string  `json:"ip"`
 	Found    bool    `json:"found"`
 	Network  *string `json:"network"`
 	Security struct {
-		VPN       bool   `json:"vpn"`
-		Proxy     bool   `json:"proxy"`
-		Tor       bool   `json:"tor"`
-		Hosting   bool   `json:"hosting"`
-		Abuse     bool   `json:"abuse"`
-		Crawler   bool   `json:"crawler"`
-		RiskScore uint8  `json:"risk_score"`
-		Action    string `json:"action"`
+		VPN             bool   `json:"vpn"`
+		Proxy           bool   `json:"proxy"`
+		Tor             bool   `json:"tor"`
+		Hosting         bool   `json:"hosting"`
+		Abuse           bool   `json:"abuse"`
+		Crawler         bool   `json:"crawler"`
+		Relay           bool   `json:"relay"`
+		Provider        string `json:"provider"` // "" when none
+		RiskScore       uint8  `json:"risk_score"`
+		RiskScoreSource string `json:"risk_score_source"`
+		Action          string `json:"action"`
 	} `json:"security"`
 	ASN struct {
 		Number       uint32 `json:"number"`
@@ -263,8 +275,8 @@ func (s *server) handleReputation(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	rec, found := s.h.Load().Lookup(addr)
-	action := s.policy.Decide(rec).Action
-	s.m.countLookup(action)
+	v := s.policy.Decide(rec)
+	s.m.countLookup(v.Action)
 	c := rec.Categories
 	var out reputation
 	out.IP, out.Found, out.Network = addr.String(), found, networkPtr(rec, found)
@@ -274,8 +286,11 @@ func (s *server) handleReputation(w http.ResponseWriter, r *http.Request) {
 	out.Security.Hosting = c&lookup.CategoryHosting != 0
 	out.Security.Abuse = c&lookup.CategoryAbuse != 0
 	out.Security.Crawler = c&lookup.CategoryCrawler != 0
-	out.Security.RiskScore = rec.Score
-	out.Security.Action = action.String()
+	out.Security.Relay = c&lookup.CategoryRelay != 0
+	out.Security.Provider = rec.Provider
+	out.Security.RiskScore = v.Score
+	out.Security.RiskScoreSource = v.Source.String()
+	out.Security.Action = v.Action.String()
 	out.ASN.Number, out.ASN.Organization = rec.ASN, rec.Org
 	writeJSON(w, http.StatusOK, out)
 }
@@ -291,7 +306,8 @@ func networkPtr(rec lookup.Record, found bool) *string {
 // handleAuth is forward-auth for nginx auth_request, Traefik ForwardAuth,
 // Caddy forward_auth and Envoy ext_authz: 200 allow, 401 challenge, 403
 // block, with the decision in X-Ipintel-* headers for the proxy to log or
-// pass on.
+// pass on: X-Ipintel-Score is the score the action was decided on and
+// X-Ipintel-Score-Source whose it is ("stored" or "policy").
 //
 // When the client address cannot be determined (a trusted proxy sent a
 // garbled header) the answer is 200 with X-Ipintel-Action: allow and
@@ -319,7 +335,8 @@ func (s *server) handleAuth(w http.ResponseWriter, r *http.Request) {
 	// every request of the guarded site, so it is a hot path too.
 	h["X-Ipintel-Action"] = actionHeader[min(int(v.Action), len(actionHeader)-1)]
 	h["X-Ipintel-Score"] = scoreHeader[v.Score]
-	h["X-Ipintel-Categories"] = categoryHeader[uint8(rec.Categories)]
+	h["X-Ipintel-Score-Source"] = scoreSourceHeader[min(int(v.Source), len(scoreSourceHeader)-1)]
+	h["X-Ipintel-Categories"] = categoryHeader[rec.Categories&categoryMask]
 	h["X-Ipintel-Client"] = []string{addr.String()}
 	if !httpguard.HasForwardingHeader(r) && s.guard.Trusts(addr) {
 		// The peer is a trusted proxy that forwarded no client address.
@@ -339,18 +356,25 @@ func (s *server) handleAuth(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// categoryMask holds every category bit, relay (bit 8) included.
+const categoryMask = 1<<9 - 1
+
 // Precomputed forward-auth header values and bodies.
 var (
-	actionHeader   [3][]string   // by lookup.Action
-	scoreHeader    [256][]string // by score
-	categoryHeader [256][]string // by the 8 category bits
-	bodyBlocked    = []byte(`{"error":"blocked"}` + "\n")
-	bodyChallenge  = []byte(`{"error":"challenge"}` + "\n")
+	actionHeader      [3][]string                // by lookup.Action
+	scoreHeader       [256][]string              // by score
+	scoreSourceHeader [2][]string                // by lookup.ScoreSource
+	categoryHeader    [categoryMask + 1][]string // by the 9 category bits
+	bodyBlocked       = []byte(`{"error":"blocked"}` + "\n")
+	bodyChallenge     = []byte(`{"error":"challenge"}` + "\n")
 )
 
 func init() {
 	for i := range actionHeader {
 		actionHeader[i] = []string{lookup.Action(i).String()}
+	}
+	for i := range scoreSourceHeader {
+		scoreSourceHeader[i] = []string{lookup.ScoreSource(i).String()}
 	}
 	for i := range scoreHeader {
 		scoreHeader[i] = []string{strconv.Itoa(i)}

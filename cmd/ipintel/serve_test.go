@@ -18,6 +18,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/ipintel/ipintel/lookup"
 )
 
 // lockedBuffer collects a server's log for printing when a test fails.
@@ -172,22 +174,22 @@ func TestServeEndpoints(t *testing.T) {
 		{name: "batch too big", method: "POST", path: "/v1/ips", body: huge, wantStatus: 413},
 		{name: "batch wrong method", method: "GET", path: "/v1/ips", wantStatus: 405, wantHeader: map[string]string{"Allow": "POST"}},
 		{name: "flat", method: "GET", path: "/json/198.51.100.7", wantStatus: 200,
-			wantBody: []string{`{"ip":"198.51.100.7","found":true,"network":"198.51.100.0/25","is_vpn":true,"is_proxy":false,"is_tor":false,"is_hosting":false,"is_crawler":false,"is_abuse":false,"asn":64501,"isp":"Example \"VPN\" \u003cNet\u003e","risk_score":50}`}},
+			wantBody: []string{`{"ip":"198.51.100.7","found":true,"network":"198.51.100.0/25","is_vpn":true,"is_proxy":false,"is_tor":false,"is_hosting":false,"is_crawler":false,"is_abuse":false,"is_relay":false,"asn":64501,"isp":"Example \"VPN\" \u003cNet\u003e","provider":"","risk_score":50,"risk_score_source":"stored"}`}},
 		{name: "flat proxy", method: "GET", path: "/json/2001:db8:1::9", wantStatus: 200, wantBody: []string{`"is_proxy":true`}},
 		{name: "flat self", method: "GET", path: "/json/", wantStatus: 200, wantBody: []string{`"ip":"127.0.0.1","found":false`}},
 		{name: "flat self forwarded", method: "GET", path: "/json", header: http.Header{"X-Forwarded-For": {"192.0.2.10"}}, wantStatus: 200, wantBody: []string{`"ip":"192.0.2.10","found":true`}},
 		{name: "flat zoned", method: "GET", path: "/json/fe80::1%25lo", wantStatus: 400},
 		{name: "reputation", method: "GET", path: "/v1/reputation?ip=192.0.2.10", wantStatus: 200,
-			wantBody: []string{`{"ip":"192.0.2.10","found":true,"network":"192.0.2.10/32","security":{"vpn":false,"proxy":false,"tor":true,"hosting":true,"abuse":true,"crawler":false,"risk_score":98,"action":"block"},"asn":{"number":64500,"organization":"Example Hosting"}}`}},
+			wantBody: []string{`{"ip":"192.0.2.10","found":true,"network":"192.0.2.10/32","security":{"vpn":false,"proxy":false,"tor":true,"hosting":true,"abuse":true,"crawler":false,"relay":false,"provider":"","risk_score":98,"risk_score_source":"stored","action":"block"},"asn":{"number":64500,"organization":"Example Hosting"}}`}},
 		{name: "reputation missing", method: "GET", path: "/v1/reputation", wantStatus: 400, wantBody: []string{"missing ip"}},
 		{name: "reputation bad", method: "GET", path: "/v1/reputation?ip=x", wantStatus: 400},
 		{name: "reputation wrong method", method: "DELETE", path: "/v1/reputation?ip=1.2.3.4", wantStatus: 405},
 		{name: "auth block", method: "GET", path: "/v1/auth", header: http.Header{"X-Forwarded-For": {"192.0.2.10, 127.0.0.1"}}, wantStatus: 403,
-			wantHeader: map[string]string{"X-Ipintel-Action": "block", "X-Ipintel-Score": "98", "X-Ipintel-Categories": "tor_exit,hosting,abuse", "X-Ipintel-Client": "192.0.2.10"}},
+			wantHeader: map[string]string{"X-Ipintel-Action": "block", "X-Ipintel-Score": "98", "X-Ipintel-Score-Source": "stored", "X-Ipintel-Categories": "tor_exit,hosting,abuse", "X-Ipintel-Client": "192.0.2.10"}},
 		{name: "auth challenge", method: "POST", path: "/v1/auth", header: http.Header{"X-Real-Ip": {"198.51.100.1"}}, wantStatus: 401,
 			wantHeader: map[string]string{"X-Ipintel-Action": "challenge", "X-Ipintel-Score": "50", "X-Ipintel-Categories": "vpn"}},
 		{name: "auth allow", method: "GET", path: "/v1/auth", header: http.Header{"Forwarded": {`for="[2001:db8:9::1]:443";proto=https`}}, wantStatus: 200,
-			wantHeader: map[string]string{"X-Ipintel-Action": "allow", "X-Ipintel-Score": "0", "X-Ipintel-Categories": "none", "X-Ipintel-Client": "2001:db8:9::1"}},
+			wantHeader: map[string]string{"X-Ipintel-Action": "allow", "X-Ipintel-Score": "0", "X-Ipintel-Score-Source": "policy", "X-Ipintel-Categories": "none", "X-Ipintel-Client": "2001:db8:9::1"}},
 		{name: "auth allowlisted", method: "GET", path: "/v1/auth", header: http.Header{"X-Forwarded-For": {"198.51.100.200"}}, wantStatus: 200,
 			wantHeader: map[string]string{"X-Ipintel-Action": "allow", "X-Ipintel-Categories": "allow"}},
 		{name: "auth spoof walks right", method: "GET", path: "/v1/auth", header: http.Header{"X-Forwarded-For": {"10.9.9.9, 192.0.2.10"}}, wantStatus: 403,
@@ -245,6 +247,74 @@ func TestServeEndpoints(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestServeDecidedScore checks that every answer shows the score its
+// action was decided on and whose it is: on a database that stores no
+// risk_score (as MaxMind's Anonymous IP files do), the policy's, never a
+// stored 0 beside a block; and the relay and provider fields.
+func TestServeDecidedScore(t *testing.T) {
+	t.Parallel()
+	nets := append([]testNet{
+		{cidr: "100.64.0.0/24", cats: lookup.CategoryTorExit, unscored: true},
+		{cidr: "100.64.1.0/24", cats: lookup.CategoryVPN | lookup.CategoryHosting, unscored: true, provider: "Example VPN", confidence: 60},
+	}, plusNets...)
+	ts := startServe(t, serveConfig{db: writeTestDB(t, filepath.Join(t.TempDir(), "mixed.mmdb"), nets, nil), maxBatch: 10})
+	for _, tt := range []struct {
+		name       string
+		method     string
+		path       string
+		header     http.Header
+		body       string
+		wantStatus int
+		wantBody   []string
+		wantHeader map[string]string
+	}{
+		{name: "ip unscored tor", method: "GET", path: "/v1/ip/100.64.0.1", wantStatus: 200,
+			wantBody: []string{`"risk_score":90,"risk_score_source":"policy","sources":[],"action":"block"}`}},
+		{name: "ip stored", method: "GET", path: "/v1/ip/2001:db8:7::1", wantStatus: 200,
+			wantBody: []string{`"provider_name":"Tor","anonymizer_confidence":99,"network_last_seen":"2026-01-02","network_first_seen":"2025-06-01","risk_score":96,"risk_score_source":"stored"`}},
+		{name: "ip relay", method: "GET", path: "/v1/ip/192.0.2.1", wantStatus: 200,
+			wantBody: []string{`"is_relay":true`, `"provider_name":"iCloud Private Relay"`, `"risk_score":0,"risk_score_source":"stored"`, `"action":"allow"`}},
+		{name: "batch", method: "POST", path: "/v1/ips", body: `["100.64.1.1","198.51.100.9"]`, wantStatus: 200,
+			wantBody: []string{`"provider_name":"Example VPN","anonymizer_confidence":60,"network_last_seen":"","network_first_seen":"","risk_score":70,"risk_score_source":"policy","sources":[],"action":"challenge"}`,
+				`"risk_score":70,"risk_score_source":"stored","sources":["cdn-ranges","hosting-asn","vpn-servers"],"action":"challenge"}]`}},
+		{name: "flat unscored", method: "GET", path: "/json/100.64.1.1", wantStatus: 200,
+			wantBody: []string{`"is_relay":false,"asn":0,"isp":"","provider":"Example VPN","risk_score":70,"risk_score_source":"policy"}`}},
+		{name: "flat relay", method: "GET", path: "/json/192.0.2.1", wantStatus: 200,
+			wantBody: []string{`"is_relay":true,"asn":64510,"isp":"Example CDN","provider":"iCloud Private Relay","risk_score":0,"risk_score_source":"stored"}`}},
+		{name: "reputation unscored", method: "GET", path: "/v1/reputation?ip=100.64.0.9", wantStatus: 200,
+			wantBody: []string{`"security":{"vpn":false,"proxy":false,"tor":true,"hosting":false,"abuse":false,"crawler":false,"relay":false,"provider":"","risk_score":90,"risk_score_source":"policy","action":"block"}`}},
+		{name: "reputation relay", method: "GET", path: "/v1/reputation?ip=192.0.2.1", wantStatus: 200,
+			wantBody: []string{`"relay":true,"provider":"iCloud Private Relay","risk_score":0,"risk_score_source":"stored","action":"allow"`}},
+		{name: "auth unscored", method: "GET", path: "/v1/auth", header: http.Header{"X-Forwarded-For": {"100.64.0.1"}}, wantStatus: 403,
+			wantHeader: map[string]string{"X-Ipintel-Action": "block", "X-Ipintel-Score": "90", "X-Ipintel-Score-Source": "policy", "X-Ipintel-Categories": "tor_exit"}},
+		{name: "auth stored", method: "GET", path: "/v1/auth", header: http.Header{"X-Forwarded-For": {"2001:db8:7::1"}}, wantStatus: 403,
+			wantHeader: map[string]string{"X-Ipintel-Score": "96", "X-Ipintel-Score-Source": "stored", "X-Ipintel-Categories": "tor_exit,abuse"}},
+		{name: "auth relay", method: "GET", path: "/v1/auth", header: http.Header{"X-Forwarded-For": {"192.0.2.1"}}, wantStatus: 200,
+			wantHeader: map[string]string{"X-Ipintel-Action": "allow", "X-Ipintel-Score": "0", "X-Ipintel-Categories": "relay"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var body io.Reader
+			if tt.body != "" {
+				body = strings.NewReader(tt.body)
+			}
+			r := do(t, tt.method, ts.url+tt.path, tt.header, body)
+			if r.status != tt.wantStatus {
+				t.Fatalf("%s %s = %d %s, want %d", tt.method, tt.path, r.status, r.body, tt.wantStatus)
+			}
+			for _, w := range tt.wantBody {
+				if !bytes.Contains(r.body, []byte(w)) {
+					t.Errorf("%s %s body = %s, want it to contain %s", tt.method, tt.path, r.body, w)
+				}
+			}
+			for k, v := range tt.wantHeader {
+				if got := r.header.Get(k); got != v {
+					t.Errorf("%s %s header %s = %q, want %q", tt.method, tt.path, k, got, v)
+				}
+			}
+		})
+	}
 }
 
 func TestServeReadyzStale(t *testing.T) {

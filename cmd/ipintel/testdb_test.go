@@ -18,13 +18,23 @@ import (
 
 // testNet is one network of a test database.
 type testNet struct {
-	cidr    string
-	cats    lookup.Category
-	asn     uint32
-	org     string
-	score   uint16
-	sources []string
+	cidr       string
+	cats       lookup.Category
+	asn        uint32
+	org        string
+	score      uint16
+	unscored   bool // no risk_score key
+	sources    []string
+	provider   string
+	confidence uint16
+	firstSeen  string
+	lastSeen   string
+	cleared    []testCleared
 }
+
+// testCleared is one element of a record's cleared key: feed's evidence
+// for category (comma-separated names) that the feed by outranked.
+type testCleared struct{ feed, category, by string }
 
 // testEpoch is the build_epoch of every test database: 2026-01-02T03:04:05Z.
 const testEpoch = 1767323045
@@ -46,7 +56,8 @@ var sampleNets = []testNet{
 	{cidr: "192.0.2.0/24", cats: lookup.CategoryHosting, asn: 64500, org: "Example Hosting", score: 40, sources: []string{"hosting-asn"}},
 	{cidr: "192.0.2.10/32", cats: lookup.CategoryHosting | lookup.CategoryTorExit | lookup.CategoryAbuse, asn: 64500, org: "Example Hosting", score: 98, sources: []string{"hosting-asn", "ipsum", "tor-exits"}},
 	{cidr: "198.51.100.0/24", cats: lookup.CategoryVPN, asn: 64501, org: "Example \"VPN\" <Net>", score: 50, sources: []string{"vpn-ranges"}},
-	{cidr: "198.51.100.128/25", cats: lookup.CategoryAllow, asn: 64501, org: "Example \"VPN\" <Net>", score: 0, sources: []string{"corp-allow", "vpn-ranges"}},
+	{cidr: "198.51.100.128/25", cats: lookup.CategoryAllow, asn: 64501, org: "Example \"VPN\" <Net>", score: 0, sources: []string{"corp-allow"},
+		cleared: []testCleared{{"vpn-ranges", "vpn", "corp-allow"}}},
 	{cidr: "203.0.113.0/24", cats: lookup.CategoryCrawler, asn: 64502, org: "Example Search", score: 0, sources: []string{"crawlers"}},
 	{cidr: "2001:db8:1::/48", cats: lookup.CategoryPublicProxy, score: 60, sources: []string{"proxies"}},
 	{cidr: "2001:db8:2::/64", cats: lookup.CategoryTorExit, asn: 64503, org: "Tor Host e.V.", score: 90, sources: []string{"tor-exits"}},
@@ -58,11 +69,42 @@ var sampleNewNets = []testNet{
 	{cidr: "192.0.2.0/24", cats: lookup.CategoryHosting, asn: 64500, org: "Example Hosting", score: 40, sources: []string{"hosting-asn"}},
 	{cidr: "192.0.2.10/32", cats: lookup.CategoryHosting | lookup.CategoryAbuse, asn: 64500, org: "Example Hosting", score: 76, sources: []string{"hosting-asn", "ipsum"}},
 	{cidr: "198.51.100.0/26", cats: lookup.CategoryVPN, asn: 64501, org: "Example \"VPN\" <Net>", score: 50, sources: []string{"vpn-ranges"}},
-	{cidr: "198.51.100.128/25", cats: lookup.CategoryAllow, asn: 64501, org: "Example \"VPN\" <Net>", score: 0, sources: []string{"corp-allow", "vpn-ranges"}},
+	{cidr: "198.51.100.128/25", cats: lookup.CategoryAllow, asn: 64501, org: "Example \"VPN\" <Net>", score: 0, sources: []string{"corp-allow"},
+		cleared: []testCleared{{"vpn-ranges", "vpn", "corp-allow"}}},
 	{cidr: "203.0.113.0/24", cats: lookup.CategoryCrawler, asn: 64502, org: "Example Search", score: 0, sources: []string{"crawlers"}},
 	{cidr: "2001:db8:1::/48", cats: lookup.CategoryPublicProxy, score: 60, sources: []string{"proxies"}},
 	{cidr: "2001:db8:2::/64", cats: lookup.CategoryTorExit, asn: 64503, org: "Tor Host e.V.", score: 90, sources: []string{"tor-exits"}},
 	{cidr: "2001:db8:3::/64", cats: lookup.CategoryAbuse, score: 60, sources: []string{"ipsum"}},
+}
+
+// plusFeeds is the manifest's feed list of the plus database: named
+// providers, two feeds of one category, and clearing feeds.
+var plusFeeds = []schema.ManifestFeed{
+	{Name: "tor-exits", Kind: "tor", Format: "tor-exit-addresses", URL: "feeds/exit-addresses", Weight: 0.9, SHA256: "aa11", Entries: 1, Prefixes: 1, Gate: "ok"},
+	{Name: "vpn-servers", Kind: "vpn", Format: "vpn-servers", URL: "feeds/vpn-servers.csv", Weight: 0.5, SHA256: "bb22", Entries: 1, Prefixes: 1, Gate: "ok"},
+	{Name: "proxies", Kind: "public_proxy", Format: "ip-list", URL: "feeds/proxies.txt", Weight: 0.6, SHA256: "cc33", Entries: 1, Prefixes: 1, Gate: "ok"},
+	{Name: "hosting-asn", Kind: "hosting", Format: "asn-list", URL: "feeds/hosting-asn.txt", Weight: 0.4, SHA256: "dd44", Entries: 2, Prefixes: 2, ASNs: 2, Gate: "ok"},
+	{Name: "cdn-ranges", Kind: "hosting", Format: "ip-list", URL: "feeds/cdn.txt", Weight: 0.3, SHA256: "ee55", Entries: 1, Prefixes: 1, Gate: "ok"},
+	{Name: "ipsum", Kind: "abuse", Format: "ipsum", URL: "feeds/ipsum.txt", Weight: 0.6, SHA256: "ff66", Entries: 2, Prefixes: 2, Gate: "ok"},
+	{Name: "icloud-relay", Kind: "relay", Format: "csv", URL: "feeds/egress-ip-ranges.csv", Weight: 0, SHA256: "0077", Entries: 1, Prefixes: 1, Gate: "ok"},
+	{Name: "googlebot", Kind: "crawler", Format: "json-prefixes", URL: "feeds/googlebot.json", Weight: 0, SHA256: "1188", Entries: 1, Prefixes: 1, Gate: "ok"},
+	{Name: "asn", Kind: "asn", Format: "ip2asn", URL: "feeds/ip2asn.tsv", Weight: 0, SHA256: "2299", Entries: 3, Prefixes: 3, Gate: "ok"},
+}
+
+// plusNets is the plus database: a VPN with its provider, confidence and
+// history, hosting from two feeds and a proxy listing cleared by a CDN's
+// own ranges; a relay egress whose hosting the relay cleared; a crawler
+// that cleared an abuse listing.
+var plusNets = []testNet{
+	{cidr: "192.0.2.0/24", cats: lookup.CategoryRelay, asn: 64510, org: "Example CDN", provider: "iCloud Private Relay",
+		sources: []string{"icloud-relay"}, cleared: []testCleared{{"hosting-asn", "hosting", "icloud-relay"}}},
+	{cidr: "198.51.100.0/24", cats: lookup.CategoryVPN | lookup.CategoryHosting, asn: 64511, org: "Example Cloud", score: 70,
+		provider: "Example VPN", confidence: 87, firstSeen: "2025-11-20", lastSeen: "2026-01-02",
+		sources: []string{"cdn-ranges", "hosting-asn", "vpn-servers"}, cleared: []testCleared{{"proxies", "public_proxy", "cdn-ranges"}}},
+	{cidr: "203.0.113.0/24", cats: lookup.CategoryCrawler, asn: 64512, org: "Example Search", provider: "Googlebot",
+		sources: []string{"googlebot"}, cleared: []testCleared{{"ipsum", "abuse", "googlebot"}}},
+	{cidr: "2001:db8:7::/64", cats: lookup.CategoryTorExit | lookup.CategoryAbuse, score: 96, provider: "Tor", confidence: 99,
+		firstSeen: "2025-06-01", lastSeen: "2026-01-02", sources: []string{"ipsum", "tor-exits"}},
 }
 
 // testManifest returns the manifest of a sample database with n networks.
@@ -145,7 +187,28 @@ func testRecord(n testNet) mmdbtype.Map {
 	if n.org != "" {
 		m[schema.KeyASOrg] = mmdbtype.String(n.org)
 	}
-	m[schema.KeyRiskScore] = mmdbtype.Uint16(n.score)
+	if !n.unscored {
+		m[schema.KeyRiskScore] = mmdbtype.Uint16(n.score)
+	}
+	if n.provider != "" {
+		m[schema.KeyProviderName] = mmdbtype.String(n.provider)
+	}
+	if n.confidence != 0 {
+		m[schema.KeyAnonymizerConfidence] = mmdbtype.Uint16(n.confidence)
+	}
+	if n.firstSeen != "" {
+		m[schema.KeyNetworkFirstSeen] = mmdbtype.String(n.firstSeen)
+	}
+	if n.lastSeen != "" {
+		m[schema.KeyNetworkLastSeen] = mmdbtype.String(n.lastSeen)
+	}
+	if len(n.cleared) > 0 {
+		arr := make(mmdbtype.Slice, len(n.cleared))
+		for i, c := range n.cleared {
+			arr[i] = mmdbtype.Map{"feed": mmdbtype.String(c.feed), "category": mmdbtype.String(c.category), "by": mmdbtype.String(c.by)}
+		}
+		m[schema.KeyCleared] = arr
+	}
 	if len(n.sources) > 0 {
 		s := slices.Sorted(slices.Values(n.sources))
 		arr := make(mmdbtype.Slice, len(s))
@@ -154,6 +217,14 @@ func testRecord(n testNet) mmdbtype.Map {
 		}
 		m[schema.KeySources] = arr
 	}
+	return m
+}
+
+// plusManifest returns the manifest of the plus database.
+func plusManifest() *schema.Manifest {
+	m := testManifest(len(plusNets))
+	m.Feeds = plusFeeds
+	m.Weights["relay"] = 0
 	return m
 }
 

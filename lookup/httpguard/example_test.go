@@ -46,5 +46,5 @@ func Example() {
 	// 203.0.113.7 200  welcome (allow, score 0, categories none)
 	// 2001:db8::7 200  welcome (allow, score 40, categories hosting)
 	// 198.51.100.7 303 /captcha <a href="/captcha">See Other</a>.
-	// 192.0.2.7 403  {"error":"blocked","action":"block","score":90,"categories":"tor_exit"}
+	// 192.0.2.7 403  {"error":"blocked","action":"block","score":90,"score_source":"stored","categories":"tor_exit"}
 }

@@ -58,7 +58,9 @@ type Options struct {
 	OnChallenge http.Handler
 
 	// OnBlock serves requests whose action is block. Nil answers 403 with
-	// {"error":"blocked","action":"block","score":N,"categories":"…"}.
+	// {"error":"blocked","action":"block","score":N,"score_source":"…","categories":"…"},
+	// where score is the score the action was decided on and score_source
+	// says whether it is the database's ("stored") or the policy's ("policy").
 	OnBlock http.Handler
 }
 
@@ -126,7 +128,9 @@ func (c *decisionCtx) Value(key any) any {
 }
 
 // FromContext returns the record and verdict the guard attached to a
-// request's context, and reports whether there were any.
+// request's context, and reports whether there were any. The verdict's
+// Score is the one its action was decided on; show it rather than the
+// record's stored Score, which a database without risk_score leaves 0.
 func FromContext(ctx context.Context) (lookup.Record, lookup.Verdict, bool) {
 	d, ok := ctx.Value(ctxKey{}).(*decisionCtx)
 	if !ok {
@@ -175,6 +179,8 @@ func blocked(w http.ResponseWriter, v lookup.Verdict) {
 	b = strconv.AppendQuote(b, v.Action.String())
 	b = append(b, `,"score":`...)
 	b = strconv.AppendUint(b, uint64(v.Score), 10)
+	b = append(b, `,"score_source":`...)
+	b = strconv.AppendQuote(b, v.Source.String())
 	b = append(b, `,"categories":`...)
 	b = strconv.AppendQuote(b, v.Reasons.String())
 	b = append(b, "}\n"...)

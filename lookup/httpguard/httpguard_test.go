@@ -6,6 +6,7 @@ import (
 	"net/http/httptest"
 	"net/netip"
 	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/maxmind/mmdbwriter"
@@ -116,7 +117,7 @@ func TestGuard(t *testing.T) {
 		{name: "miss passes", peer: "203.0.113.1:1", wantStatus: 200, wantAction: lookup.ActionAllow},
 		{name: "hosting passes", peer: "[2001:db8::5]:1", wantStatus: 200, wantAction: lookup.ActionAllow},
 		{name: "block default", peer: "192.0.2.1:1", wantStatus: 403,
-			wantBody: `{"error":"blocked","action":"block","score":90,"categories":"tor_exit"}` + "\n"},
+			wantBody: `{"error":"blocked","action":"block","score":90,"score_source":"stored","categories":"tor_exit"}` + "\n"},
 		{name: "block via proxy", peer: "127.0.0.1:1", xff: "192.0.2.1", wantStatus: 403},
 		{name: "spoofed header from untrusted peer", peer: "203.0.113.1:1", xff: "192.0.2.1", wantStatus: 200, wantAction: lookup.ActionAllow},
 		{name: "challenge passes by default", peer: "198.51.100.1:1", wantStatus: 200, wantAction: lookup.ActionChallenge},
@@ -155,6 +156,95 @@ func TestGuard(t *testing.T) {
 			}
 			if tt.wantBody != "" && rr.Body.String() != tt.wantBody {
 				t.Errorf("body = %q, want %q", rr.Body, tt.wantBody)
+			}
+		})
+	}
+}
+
+// TestGuardScore checks that the verdict in the 403 body and in the
+// context carries the score the action was decided on, with its source:
+// the stored risk_score, or the policy's when the database stores none
+// (as MaxMind's Anonymous IP files do) or the policy has its own weights.
+func TestGuardScore(t *testing.T) {
+	t.Parallel()
+	tree, err := mmdbwriter.New(mmdbwriter.Options{DatabaseType: "GeoIP2-Anonymous-IP", IncludeReservedNetworks: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for cidr, key := range map[string]string{"192.0.2.0/24": schema.KeyIsTorExitNode, "198.51.100.0/24": schema.KeyIsAnonymousVPN} {
+		rec := mmdbtype.Map{mmdbtype.String(key): mmdbtype.Bool(true), schema.KeyIsAnonymous: mmdbtype.Bool(true)}
+		if err := tree.Insert(netipx.PrefixIPNet(netip.MustParsePrefix(cidr)), rec); err != nil {
+			t.Fatal(err)
+		}
+	}
+	path := filepath.Join(t.TempDir(), "anon.mmdb")
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tree.WriteTo(f); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	unscored, err := lookup.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	weights := lookup.Policy{Weights: lookup.DefaultWeights()}
+	weights.Weights[0] = 0.7 // tor_exit
+	for _, tt := range []struct {
+		name       string
+		db         *lookup.DB
+		policy     *lookup.Policy
+		peer       string
+		wantStatus int
+		want       lookup.Verdict
+		wantBody   string
+	}{
+		{name: "stored", db: openFixture(t), peer: "198.51.100.1:1", wantStatus: 200,
+			want: lookup.Verdict{Action: lookup.ActionChallenge, Score: 50, Source: lookup.ScoreSourceStored, Reasons: lookup.CategoryVPN}},
+		{name: "stored block", db: openFixture(t), peer: "192.0.2.1:1", wantStatus: 403,
+			want:     lookup.Verdict{Action: lookup.ActionBlock, Score: 90, Source: lookup.ScoreSourceStored, Reasons: lookup.CategoryTorExit},
+			wantBody: `{"error":"blocked","action":"block","score":90,"score_source":"stored","categories":"tor_exit"}` + "\n"},
+		{name: "policy weights", db: openFixture(t), policy: &weights, peer: "192.0.2.1:1", wantStatus: 200,
+			want: lookup.Verdict{Action: lookup.ActionChallenge, Score: 70, Source: lookup.ScoreSourcePolicy, Reasons: lookup.CategoryTorExit}},
+		{name: "no stored score", db: unscored, peer: "192.0.2.1:1", wantStatus: 403,
+			want:     lookup.Verdict{Action: lookup.ActionBlock, Score: 90, Source: lookup.ScoreSourcePolicy, Reasons: lookup.CategoryTorExit},
+			wantBody: `{"error":"blocked","action":"block","score":90,"score_source":"policy","categories":"tor_exit"}` + "\n"},
+		{name: "no stored score, vpn", db: unscored, peer: "198.51.100.1:1", wantStatus: 200,
+			want: lookup.Verdict{Action: lookup.ActionChallenge, Score: 50, Source: lookup.ScoreSourcePolicy, Reasons: lookup.CategoryVPN}},
+		{name: "miss", db: unscored, peer: "203.0.113.1:1", wantStatus: 200, want: lookup.Verdict{}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			var got lookup.Verdict
+			seen := false
+			app := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				_, got, seen = httpguard.FromContext(r.Context())
+			})
+			onBlock := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if _, v, ok := httpguard.FromContext(r.Context()); !ok || v != tt.want {
+					t.Errorf("OnBlock: FromContext = %+v, %v; want %+v", v, ok, tt.want)
+				}
+			})
+			req := httptest.NewRequest("GET", "/", nil)
+			req.RemoteAddr = tt.peer
+			g := httpguard.New(lookup.NewHandle(tt.db), httpguard.Options{Policy: tt.policy})
+			if _, _, v, err := g.Decide(req); err != nil || v != tt.want {
+				t.Errorf("Decide = %+v, %v; want %+v", v, err, tt.want)
+			}
+			rr := httptest.NewRecorder()
+			g.Wrap(app).ServeHTTP(rr, req)
+			if rr.Code != tt.wantStatus || rr.Body.String() != tt.wantBody {
+				t.Errorf("status %d, body %q; want %d, %q", rr.Code, rr.Body, tt.wantStatus, tt.wantBody)
+			}
+			if tt.wantStatus == 200 && (!seen || got != tt.want) {
+				t.Errorf("FromContext = %+v, %v; want %+v", got, seen, tt.want)
+			}
+			if tt.wantStatus == 403 {
+				httpguard.New(lookup.NewHandle(tt.db), httpguard.Options{Policy: tt.policy, OnBlock: onBlock}).Wrap(app).ServeHTTP(httptest.NewRecorder(), req)
 			}
 		})
 	}
