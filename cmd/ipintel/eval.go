@@ -114,11 +114,9 @@ func evalCategoryName(c lookup.Category) string {
 var evalActions = []lookup.Action{lookup.ActionAllow, lookup.ActionChallenge, lookup.ActionBlock}
 
 // hasProvider reports whether rec names the operator of its network (the
-// provider_name key). Record does not carry provider_name yet, so this
-// reports false for every record; it is the one place to change when it
-// does (rec.Provider != "").
-func hasProvider(_ lookup.Record) bool {
-	return false
+// provider_name key).
+func hasProvider(rec lookup.Record) bool {
+	return rec.Provider != ""
 }
 
 func parseEvalLabels(args []string) ([]evalLabel, error) {
