@@ -3,12 +3,16 @@
 //
 // Every format of DESIGN.md §3 has a parser registered under its [Format]
 // name: ip-list, spamhaus-drop, ipsum, tor-exit-addresses, tor-consensus,
-// onionoo, ip2asn, pyasn, asn-list, csv, ipverse-json and mmdb. [Parse]
+// onionoo, ip2asn, pyasn, asn-list, csv, ipverse-json, mmdb, json,
+// proxy-list, vpn-servers, asn-names and geofeed. [Parse]
 // turns a stream into normalised [Entry] values: prefixes masked, IPv4
 // unmapped from IPv4-in-IPv6, ranges split into the minimal set of
 // prefixes. Each parser is lenient per line and strict per file: a bad line
 // becomes a [*LineError] naming the source, the line number and the text,
 // and parsing goes on; the valid entries are never lost to one bad line.
+// A body that is not the feed at all (empty, an HTML error page, a JSON
+// document without an address) fails as a whole with [ErrNotFeed], so that
+// the caller keeps its last good copy.
 //
 // # Usage
 //

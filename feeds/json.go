@@ -147,7 +147,7 @@ func jsonPop(stack []jsonFrame) []jsonFrame {
 // jsonValue reads one string value s found under key on line.
 func jsonValue(p *parser, keys []string, key, s string, line int) {
 	if len(keys) == 0 {
-		if len(s) > maxJSONAddrLen || strings.Contains(strings.ToLower(key), "version") {
+		if len(s) > maxJSONAddrLen || containsFold(key, "version") {
 			return
 		}
 		if pfx, err := addrOrPrefix(s); err == nil {
@@ -183,4 +183,19 @@ func addrOrPrefix(s string) (netip.Prefix, error) {
 		return netip.Prefix{}, err
 	}
 	return HostPrefix(a), nil
+}
+
+// containsFold reports whether s contains the lower-case ASCII word sub in
+// any case, without allocating.
+func containsFold(s, sub string) bool {
+	for i := 0; i+len(sub) <= len(s); i++ {
+		j := 0
+		for j < len(sub) && s[i+j]|0x20 == sub[j] {
+			j++
+		}
+		if j == len(sub) {
+			return true
+		}
+	}
+	return false
 }
