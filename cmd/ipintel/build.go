@@ -64,6 +64,15 @@ during a run abandons that run the same way; a signal between runs stops
 the schedule with status 0. A second signal kills the process outright
 (the previous database is still untouched).
 
+A build also fails, and publishes nothing, when a required feed has
+neither a fresh valid copy nor a last good one (optional = true leaves it
+out instead), or when the merged database fails a whole-database gate: no
+networks, a category that lost more than [gates] max_category_shrink of
+its networks, or one whose addresses grew more than max_category_growth
+times against the previous build of the same config. -force publishes
+anyway and lists what it overrode in the manifest. -check reads and
+checks the config and exits.
+
 Exit status: 0 on success, 1 when the build (or the config) failed, 2 for
 a usage error, 130 or 143 when a signal stopped the build.`,
 		Flags: func(fs *flag.FlagSet) func(context.Context, *env, []string) int {
@@ -75,6 +84,8 @@ a usage error, 130 or 143 when a signal stopped the build.`,
 			fs.BoolVar(&o.json, "json", false, "print the summary as JSON on standard output")
 			fs.DurationVar(&o.every, "every", 0, "rebuild every `interval` (e.g. 1h) until interrupted")
 			fs.BoolVar(&o.quiet, "quiet", false, "no progress display and no summary table")
+			fs.BoolVar(&o.force, "force", false, "publish even if a whole-database gate fails or a required feed has no copy; the manifest lists what was overridden")
+			fs.BoolVar(&o.check, "check", false, "check the config (keys, kinds, formats, gates, outputs) and exit without building")
 			return func(ctx context.Context, e *env, args []string) int {
 				if len(args) > 0 {
 					return report(e, "build", usageError("unexpected arguments %q", args))
@@ -88,7 +99,8 @@ a usage error, 130 or 143 when a signal stopped the build.`,
 type buildOpts struct {
 	config, out, epoch string
 	offline, json      bool
-	quiet              bool
+	quiet, force       bool
+	check              bool
 	every              time.Duration
 }
 
@@ -101,7 +113,7 @@ func runBuild(ctx context.Context, e *env, o buildOpts) int {
 		return report(e, "build", usageError("-every %v is negative", o.every))
 	}
 	log := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	if o.every == 0 {
+	if o.every == 0 || o.check {
 		err := buildOnce(ctx, e, o, epoch, log)
 		if code, ok := abandoned(ctx, e, err); ok {
 			return code
@@ -181,6 +193,10 @@ func buildOnce(ctx context.Context, e *env, o buildOpts, epoch int64, log *slog.
 	if err != nil {
 		return err
 	}
+	if o.check {
+		fmt.Fprintf(e.stdout, "%s: %d feeds, %d outputs: ok\n", o.config, len(cfg.Feeds), len(cfg.Outputs))
+		return nil
+	}
 	out := o.out
 	if out == "" {
 		out = cfg.Out
@@ -203,6 +219,7 @@ func buildOnce(ctx context.Context, e *env, o buildOpts, epoch int64, log *slog.
 		Epoch:   epoch,
 		Logger:  log,
 		Version: version(),
+		Force:   o.force,
 	}
 	if prog != nil {
 		opts.Progress = prog.update
