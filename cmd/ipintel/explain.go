@@ -183,14 +183,9 @@ func readCleared(path string, addr netip.Addr) ([]clearedEntry, error) {
 // setCleared records what clearing feeds removed from the network.
 func (x *explanation) setCleared(db *lookup.DB, cleared []clearedEntry) {
 	m, _ := db.Manifest()
+	mf := newManifestFeeds(m)
 	for _, c := range cleared {
-		ec := explainCleared{Feed: c.Feed, By: c.By, Categories: []string{}}
-		for _, f := range m.Feeds {
-			if f.Name == c.Feed {
-				ec.Kind = f.Kind
-				break
-			}
-		}
+		ec := explainCleared{Feed: c.Feed, Kind: mf.byName[c.Feed].Kind, By: c.By, Categories: []string{}}
 		for n := range strings.SplitSeq(c.Category, ",") {
 			if n = strings.TrimSpace(n); n != "" {
 				ec.Categories = append(ec.Categories, n)
@@ -221,85 +216,24 @@ func explain(db *lookup.DB, addr netip.Addr) explanation {
 	}
 	m, hasManifest := db.Manifest()
 	x.Manifest = hasManifest
-	feeds := map[string]schema.ManifestFeed{}
-	order := map[string]int{} // config order: a tie goes to the feed listed first
-	for i, f := range m.Feeds {
-		feeds[f.Name] = f
-		order[f.Name] = i
-	}
-	allowed := rec.Categories&lookup.CategoryAllow != 0
-
-	// The strongest feed of each remaining category: the largest weight,
-	// then the feed listed first in the config.
+	mf := newManifestFeeds(m)
 	names := db.SourceNames(rec.Sources)
-	strongest := map[lookup.Category]string{}
+	strongest := mf.strongest(names, rec.Categories)
 	for _, name := range names {
-		f, known := feeds[name]
-		cat, _ := schema.KindCategory(f.Kind)
-		if !known || cat == 0 || rec.Categories&cat == 0 {
-			continue
-		}
-		if s, ok := strongest[cat]; !ok || f.Weight > feeds[s].Weight ||
-			f.Weight == feeds[s].Weight && order[name] < order[s] {
-			strongest[cat] = name
-		}
+		x.Feeds = append(x.Feeds, mf.explainFeed(name, rec.Categories, strongest))
 	}
-	for _, name := range names {
-		f, known := feeds[name]
-		ef := explainFeed{Name: name, Kind: f.Kind, Weight: f.Weight}
-		cat, _ := schema.KindCategory(f.Kind)
-		ef.Category = cat.Name()
-		switch {
-		case !known:
-			ef.Note = "not in the build manifest"
-		case cat == lookup.CategoryAllow:
-			ef.Note = "allowlist: clears the risk categories"
-		case cat != 0 && rec.Categories&cat == 0:
-			ef.Note = "its category is not set on this network"
-		case cat == 0:
-		case allowed && cat&lookup.CategoryRisk != 0:
-			ef.Note = "cleared by the allowlist"
-		case strongest[cat] != name:
-			ef.Note = "counted once, at " + strongest[cat] + "'s weight"
-		case ef.Weight > 0:
-			ef.Counted = true
-			ef.Note = "strongest " + cat.Name() + " feed"
-		default:
-			ef.Note = cat.Name() + " weighs 0"
-		}
-		x.Feeds = append(x.Feeds, ef)
-	}
-
-	// One factor per remaining weighted category. The policy's own
-	// arithmetic, when the file stores no score, uses the categories'
-	// default weights; the builder's uses its feeds' weights, so explain
-	// shows the strongest feed's weight, or, for a category no known feed
-	// accounts for, the manifest's weight of the category.
 	x.Score.Source = v.Source.String()
 	x.Score.Decided = v.Score
 	if rec.Scored {
 		s := rec.Score
 		x.Score.Stored = &s
 	}
+	allowed := rec.Categories&lookup.CategoryAllow != 0
 	keep := 1.0
 	var factors []string
 	if !allowed {
-		for _, c := range schema.Categories() {
-			if rec.Categories&c == 0 || c == lookup.CategoryAllow {
-				continue
-			}
-			f := explainFactor{Category: c.Name(), Weight: c.DefaultWeight()}
-			if rec.Scored {
-				if name, ok := strongest[c]; ok {
-					f.Feed, f.Weight = name, feeds[name].Weight
-				} else if w, ok := m.Weights[c.Name()]; ok {
-					f.Weight = w
-				}
-			}
-			if f.Weight <= 0 {
-				continue
-			}
-			x.Factors = append(x.Factors, f)
+		x.Factors = scoreFactors(rec, m.Weights, mf, strongest)
+		for _, f := range x.Factors {
 			keep *= 1 - f.Weight
 			factors = append(factors, "(1-"+strconv.FormatFloat(f.Weight, 'g', -1, 64)+")")
 		}
@@ -315,6 +249,94 @@ func explain(db *lookup.DB, addr netip.Addr) explanation {
 		x.Score.Formula = fmt.Sprintf("1-%s=%s → %d", strings.Join(factors, ""), strconv.FormatFloat(round(1-keep, 4), 'g', -1, 64), x.Score.Computed)
 	}
 	return x
+}
+
+// manifestFeeds indexes the build manifest's feeds by name.
+type manifestFeeds struct {
+	byName map[string]schema.ManifestFeed
+	order  map[string]int // config order: a tie goes to the feed listed first
+}
+
+func newManifestFeeds(m schema.Manifest) manifestFeeds {
+	mf := manifestFeeds{byName: map[string]schema.ManifestFeed{}, order: map[string]int{}}
+	for i, f := range m.Feeds {
+		mf.byName[f.Name] = f
+		mf.order[f.Name] = i
+	}
+	return mf
+}
+
+// strongest returns the strongest of the named feeds for each category of
+// cats that one of them sets: the largest weight, then the feed listed
+// first in the config. An asn-list feed counts in its kind's category.
+func (mf manifestFeeds) strongest(names []string, cats lookup.Category) map[lookup.Category]string {
+	out := map[lookup.Category]string{}
+	for _, name := range names {
+		f, known := mf.byName[name]
+		cat, _ := schema.KindCategory(f.Kind)
+		if !known || cat == 0 || cats&cat == 0 {
+			continue
+		}
+		s, ok := out[cat]
+		if w := mf.byName[s].Weight; !ok || f.Weight > w || f.Weight == w && mf.order[name] < mf.order[s] {
+			out[cat] = name
+		}
+	}
+	return out
+}
+
+// explainFeed describes the part the named feed plays in a record of
+// categories cats.
+func (mf manifestFeeds) explainFeed(name string, cats lookup.Category, strongest map[lookup.Category]string) explainFeed {
+	f, known := mf.byName[name]
+	ef := explainFeed{Name: name, Kind: f.Kind, Weight: f.Weight}
+	cat, _ := schema.KindCategory(f.Kind)
+	ef.Category = cat.Name()
+	switch {
+	case !known:
+		ef.Note = "not in the build manifest"
+	case cat == lookup.CategoryAllow:
+		ef.Note = "allowlist: clears the risk categories"
+	case cat != 0 && cats&cat == 0:
+		ef.Note = "its category is not set on this network"
+	case cat == 0:
+	case cats&lookup.CategoryAllow != 0 && cat&lookup.CategoryRisk != 0:
+		ef.Note = "cleared by the allowlist"
+	case strongest[cat] != name:
+		ef.Note = "counted once, at " + strongest[cat] + "'s weight"
+	case ef.Weight > 0:
+		ef.Counted = true
+		ef.Note = "strongest " + cat.Name() + " feed"
+	default:
+		ef.Note = cat.Name() + " weighs 0"
+	}
+	return ef
+}
+
+// scoreFactors returns one factor per weighted category of rec. The
+// policy's own arithmetic, for a record that stores no score, uses the
+// categories' default weights; the builder's uses its feeds' weights, so
+// for a stored score each category gets its strongest feed's weight, or,
+// when no known feed sets it, the manifest's weight of the category.
+func scoreFactors(rec lookup.Record, weights map[string]float64, mf manifestFeeds, strongest map[lookup.Category]string) []explainFactor {
+	out := []explainFactor{}
+	for _, c := range schema.Categories() {
+		if rec.Categories&c == 0 || c == lookup.CategoryAllow {
+			continue
+		}
+		f := explainFactor{Category: c.Name(), Weight: c.DefaultWeight()}
+		if rec.Scored {
+			if name, ok := strongest[c]; ok {
+				f.Feed, f.Weight = name, mf.byName[name].Weight
+			} else if w, ok := weights[c.Name()]; ok {
+				f.Weight = w
+			}
+		}
+		if f.Weight > 0 {
+			out = append(out, f)
+		}
+	}
+	return out
 }
 
 func round(f float64, digits int) float64 {
