@@ -530,7 +530,13 @@ type event struct {
 // over every boundary of every feed's coverage, the ASN spans and the
 // masks (reserved and aliased space). Between two boundaries nothing
 // changes, so each elementary interval gets one record.
-func (b *Builder) merge(ctx context.Context) ([]outRange, []*record, error) {
+//
+// The ranges are handed to emit in address order, in batches, as soon as
+// they are final (a range may grow until the next one starts), together
+// with the records made so far: every record a batch names is in that
+// slice. emit may keep both; merge never changes what it handed over. It
+// returns every record.
+func (b *Builder) merge(ctx context.Context, emit func([]outRange, []*record) error) ([]*record, error) {
 	b.inferBlocks()
 	for _, l := range b.layers {
 		l.spans = normalizeSpans(l.spans)
@@ -586,7 +592,7 @@ func (b *Builder) merge(ctx context.Context) ([]outRange, []*record, error) {
 	for i, step := 0, 0; i < len(evs); step++ {
 		if step%(1<<16) == 0 {
 			if err := ctx.Err(); err != nil {
-				return nil, nil, err
+				return nil, err
 			}
 		}
 		at := evs[i].at
@@ -629,10 +635,25 @@ func (b *Builder) merge(ctx context.Context) ([]outRange, []*record, error) {
 				continue
 			}
 		}
+		if len(out) >= mergeBatch {
+			// All but the last range are final: hand them over.
+			if err := emit(out[:len(out)-1:len(out)-1], m.records); err != nil {
+				return nil, err
+			}
+			last := out[len(out)-1]
+			out = make([]outRange, 1, mergeBatch+1)
+			out[0] = last
+		}
 		out = append(out, outRange{span{at, hi}, rec})
 	}
-	return out, m.records, nil
+	if err := emit(out, m.records); err != nil {
+		return nil, err
+	}
+	return m.records, nil
 }
+
+// mergeBatch is how many output ranges merge hands over at a time.
+const mergeBatch = 1 << 13
 
 func appendUint64(b []byte, v uint64) []byte {
 	return append(b, byte(v>>56), byte(v>>48), byte(v>>40), byte(v>>32),

@@ -47,65 +47,94 @@ func (b *Builder) writeTo(ctx context.Context, w io.Writer) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	maps := make([]mmdbtype.Map, len(m.recs))
-	for i, r := range m.recs {
-		maps[i] = r.mmdbMap()
+	if m.tree == nil {
+		if err := b.fillTree(ctx, m); err != nil {
+			return 0, err
+		}
 	}
-	pfxs, recOf := m.pfxs, m.recOf
-
-	desc := map[string]string{"en": b.opts.Description}
-	if m := b.opts.Manifest; m != nil {
-		m.Networks = len(pfxs)
+	if mf := b.opts.Manifest; mf != nil {
+		mf.Networks = len(m.pfxs)
 		st := b.Stats()
-		m.Reserved = st.Reserved + st.Aliased
-		m.KeepReserved = b.opts.KeepReserved
-		js, err := json.Marshal(m)
+		mf.Reserved = st.Reserved + st.Aliased
+		mf.KeepReserved = b.opts.KeepReserved
+		js, err := json.Marshal(mf)
 		if err != nil {
 			return 0, fmt.Errorf("encode manifest: %w", err)
 		}
-		desc[schema.ManifestDescriptionKey] = string(js)
+		// The tree holds this very map (mmdbwriter keeps the Options'
+		// Description), so the manifest, complete only now, is written
+		// with the metadata.
+		m.desc[schema.ManifestDescriptionKey] = string(js)
 	}
-	tree, err := mmdbwriter.New(mmdbwriter.Options{
-		BuildEpoch:              m.epoch,
-		DatabaseType:            b.opts.DatabaseType,
-		Description:             desc,
-		Languages:               []string{"en"},
-		IPVersion:               6,
-		RecordSize:              recordSize(len(pfxs)),
-		IncludeReservedNetworks: true, // reserved space is the merge's business
-		KeyGenerator:            mapKeys{},
-	})
-	if err != nil {
-		return 0, fmt.Errorf("new mmdb tree: %w", err)
-	}
-	for i, p := range pfxs {
-		if i%(1<<16) == 0 {
-			if err := ctx.Err(); err != nil {
-				return 0, err
-			}
-		}
-		if err := tree.Insert(netipx.PrefixIPNet(p), maps[recOf[i]]); err != nil {
-			return 0, fmt.Errorf("insert %s: %w", p, err)
-		}
-	}
-	n, err := tree.WriteTo(ctxWriter{ctx, w})
+	n, err := m.tree.WriteTo(ctxWriter{ctx, w})
 	if err != nil {
 		return n, fmt.Errorf("write mmdb: %w", err)
 	}
 	return n, nil
 }
 
+// fillTree makes m's tree from its networks, when the merge did not.
+func (b *Builder) fillTree(ctx context.Context, m *mergeResult) error {
+	desc := map[string]string{"en": b.opts.Description}
+	tree, err := b.newTree(m.epoch, desc, recordSize(len(m.pfxs)))
+	if err != nil {
+		return err
+	}
+	maps := make([]mmdbtype.Map, len(m.recs))
+	for i, r := range m.recs {
+		maps[i] = r.mmdbMap()
+	}
+	for i, p := range m.pfxs {
+		if i%(1<<16) == 0 {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+		}
+		if err := tree.Insert(netipx.PrefixIPNet(p), maps[m.recOf[i]]); err != nil {
+			return fmt.Errorf("insert %s: %w", p, err)
+		}
+	}
+	m.tree, m.desc = tree, desc
+	return nil
+}
+
+// newTree returns the mmdbwriter tree of the main database.
+func (b *Builder) newTree(epoch int64, desc map[string]string, recordSize int) (*mmdbwriter.Tree, error) {
+	tree, err := mmdbwriter.New(mmdbwriter.Options{
+		BuildEpoch:              epoch,
+		DatabaseType:            b.opts.DatabaseType,
+		Description:             desc,
+		Languages:               []string{"en"},
+		IPVersion:               6,
+		RecordSize:              recordSize,
+		IncludeReservedNetworks: true, // reserved space is the merge's business
+		KeyGenerator:            mapKeys{},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("new mmdb tree: %w", err)
+	}
+	return tree, nil
+}
+
 // mergeResult is the merged database: every network (prefix) in address
-// order with the index of its record.
+// order with the index of its record, and the main database's tree, into
+// which every network has been inserted.
 type mergeResult struct {
 	pfxs  []netip.Prefix
 	recOf []int32
 	recs  []*record
 	epoch int64 // build_epoch of every file written from the result
+	tree  *mmdbwriter.Tree
+	desc  map[string]string // the tree's metadata description
 }
 
 // merged runs the merge on first use and returns its result; the main
 // database and every companion file are written from the same result.
+//
+// The merge's sweep and the insertion of its networks into the main
+// database's tree run side by side: the sweep hands over its ranges in
+// batches as they become final, and this goroutine splits them into
+// prefixes, counts them and inserts them, in address order.
 func (b *Builder) merged(ctx context.Context) (*mergeResult, error) {
 	if b.result != nil {
 		return b.result, nil
@@ -114,45 +143,111 @@ func (b *Builder) merged(ctx context.Context) (*mergeResult, error) {
 		return nil, ErrWritten
 	}
 	b.written = true
-	ranges, recs, err := b.merge(ctx)
+	epoch := b.opts.BuildEpoch
+	if epoch == 0 {
+		epoch = time.Now().Unix()
+	}
+	desc := map[string]string{"en": b.opts.Description}
+	tree, err := b.newTree(epoch, desc, 28)
 	if err != nil {
 		return nil, err
 	}
-	// Split the ranges into prefixes once, counting as we go.
-	cats := map[string]CategoryStats{}
+
+	type batch struct {
+		ranges []outRange
+		recs   []*record
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	batches := make(chan batch, 4)
+	var recs []*record
+	var mergeErr error
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		defer close(batches)
+		recs, mergeErr = b.merge(ctx, func(rs []outRange, all []*record) error {
+			select {
+			case batches <- batch{rs, all}:
+				return nil
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		})
+	}()
+
+	all := schema.Categories()
+	counts := make([]CategoryStats, len(all))
 	var pfxs []netip.Prefix
 	var recOf []int32
-	for _, r := range ranges {
-		n0 := len(pfxs)
-		pfxs = r.s.rangeOf().AppendPrefixes(pfxs)
-		rec := recs[r.rec]
-		for _, p := range pfxs[n0:] {
-			recOf = append(recOf, r.rec)
-			for _, c := range schema.Categories() {
-				if rec.cats&c == 0 {
-					continue
-				}
-				cs := cats[c.Name()]
-				cs.Networks++
-				if p.Addr().Is4() {
-					cs.IPv4 += uint64(1) << (32 - p.Bits())
-				} else if p.Bits() <= 64 {
-					cs.IPv6 = satAdd(cs.IPv6, 64-p.Bits())
-				} else {
-					cs.IPv6++
-				}
-				cats[c.Name()] = cs
+	var maps []mmdbtype.Map
+	var idx []int // positions in all of the current record's categories
+	var insertErr error
+	for bt := range batches {
+		if insertErr != nil {
+			continue // drain, so the sweep can finish
+		}
+		if insertErr = ctx.Err(); insertErr != nil {
+			cancel()
+			continue
+		}
+		for _, r := range bt.ranges {
+			for int(r.rec) >= len(maps) {
+				maps = append(maps, nil)
 			}
+			rec := bt.recs[r.rec]
+			if maps[r.rec] == nil {
+				maps[r.rec] = rec.mmdbMap()
+			}
+			idx = idx[:0]
+			for j, c := range all {
+				if rec.cats&c != 0 {
+					idx = append(idx, j)
+				}
+			}
+			n0 := len(pfxs)
+			pfxs = r.s.rangeOf().AppendPrefixes(pfxs)
+			for _, p := range pfxs[n0:] {
+				recOf = append(recOf, r.rec)
+				for _, j := range idx {
+					cs := &counts[j]
+					cs.Networks++
+					if p.Addr().Is4() {
+						cs.IPv4 += uint64(1) << (32 - p.Bits())
+					} else if p.Bits() <= 64 {
+						cs.IPv6 = satAdd(cs.IPv6, 64-p.Bits())
+					} else {
+						cs.IPv6++
+					}
+				}
+				if err := tree.Insert(netipx.PrefixIPNet(p), maps[r.rec]); err != nil {
+					insertErr = fmt.Errorf("insert %s: %w", p, err)
+					cancel()
+					break
+				}
+			}
+		}
+	}
+	<-done
+	if insertErr != nil {
+		return nil, insertErr
+	}
+	if mergeErr != nil {
+		return nil, mergeErr
+	}
+	b.result = &mergeResult{pfxs: pfxs, recOf: recOf, recs: recs, epoch: epoch}
+	if rs := recordSize(len(pfxs)); rs == 28 {
+		b.result.tree, b.result.desc = tree, desc
+	} // else: too many networks for 28-bit records; writeTo builds the tree anew.
+	cats := make(map[string]CategoryStats, len(all))
+	for j, c := range all {
+		if counts[j] != (CategoryStats{}) {
+			cats[c.Name()] = counts[j]
 		}
 	}
 	b.stats.Categories = cats
 	b.stats.Networks = len(pfxs)
 	b.stats.Records = len(recs)
-	epoch := b.opts.BuildEpoch
-	if epoch == 0 {
-		epoch = time.Now().Unix()
-	}
-	b.result = &mergeResult{pfxs: pfxs, recOf: recOf, recs: recs, epoch: epoch}
 	return b.result, nil
 }
 

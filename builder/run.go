@@ -466,7 +466,8 @@ func runFeed(ctx context.Context, cfg *Config, fc FeedConfig, fresh fetchedCopy,
 
 // parsed is one copy of a feed, parsed and held until its gates pass.
 type parsed struct {
-	entries       []feeds.Entry
+	entries       [][]feeds.Entry // in chunks, so a long feed is never copied to grow
+	n             int             // entries held
 	stats         feeds.Stats
 	sha256        string
 	firstBad      error // the first rejected line, if any
@@ -495,9 +496,13 @@ func parseCopy(ctx context.Context, cfg *Config, fc FeedConfig, d *feeds.Downloa
 			}
 			return
 		}
-		p.entries = append(p.entries, e)
-		if len(p.entries)%100000 == 0 {
-			progress(Progress{Feed: fc.Name, Stage: "parsing", Entries: len(p.entries)})
+		if k := len(p.entries); k == 0 || len(p.entries[k-1]) == cap(p.entries[k-1]) {
+			p.entries = append(p.entries, make([]feeds.Entry, 0, entryChunk))
+		}
+		last := &p.entries[len(p.entries)-1]
+		*last = append(*last, e)
+		if p.n++; p.n%100000 == 0 {
+			progress(Progress{Feed: fc.Name, Stage: "parsing", Entries: p.n})
 		}
 	})
 	st.Records -= p.tooLarge
@@ -537,14 +542,19 @@ func fatalParseError(err error) error {
 }
 
 func (p *parsed) addTo(b *Builder, name string) error {
-	for _, e := range p.entries {
-		if err := b.Add(name, e); err != nil {
-			return err
+	for _, chunk := range p.entries {
+		for _, e := range chunk {
+			if err := b.Add(name, e); err != nil {
+				return err
+			}
 		}
 	}
 	p.entries = nil
 	return nil
 }
+
+// entryChunk is how many parsed entries one chunk of a parsed copy holds.
+const entryChunk = 1 << 14
 
 func (p *parsed) fill(mf *schema.ManifestFeed, d *feeds.Download, gate, reason string) {
 	mf.Entries = p.stats.Records
