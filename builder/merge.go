@@ -280,6 +280,21 @@ func (b *Builder) place(pfx netip.Prefix, st *FeedStats) (netip.Prefix, span, bo
 	s := spanOf(pfx)
 	if pfx.Addr().Is6() {
 		if pfx.Bits() > b.opts.IPv6Prefix {
+			// An entry wholly inside space the database does not hold
+			// (::1, an IPv4 alias, a documentation address) is dropped
+			// before widening, so its /64 never carries its data.
+			if s.hi.less(ipv6Start) {
+				st.Aliased++
+				return pfx, s, false
+			}
+			if in, _ := maskCover(aliasedMask, s); in {
+				st.Aliased++
+				return pfx, s, false
+			}
+			if in, _ := maskCover(reservedMask, s); in && !b.opts.KeepReserved {
+				st.Reserved++
+				return pfx, s, false
+			}
 			pfx = netip.PrefixFrom(pfx.Addr(), b.opts.IPv6Prefix).Masked()
 			s = spanOf(pfx)
 			st.Widened++

@@ -252,3 +252,24 @@ func TestRunCancelled(t *testing.T) {
 		})
 	}
 }
+
+// An IPv6 entry wholly inside space the database does not hold is dropped
+// before it is widened: ::1 must not flag ::/64, nor 2001:db8::1 its /64.
+func TestReservedBeforeWidening(t *testing.T) {
+	t.Parallel()
+	e := newNLEnv(t)
+	e.file(t, "a.txt", "::1\n2001:db8::1\n2a00:1450::1\n")
+	cfg := "[[feed]]\nname = \"a\"\nkind = \"abuse\"\nformat = \"ip-list\"\nurl = \"a.txt\"\n"
+	sum, err := e.build(t, cfg, builder.RunOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Networks != 1 {
+		t.Errorf("%d networks, want only 2a00:1450::/64", sum.Networks)
+	}
+	for addr, want := range map[string]bool{"::1:0:5": false, "::1:2:3:4": false, "2001:db8::5": false, "2a00:1450::77": true} {
+		if got := isAbuse(t, e.out, addr); got != want {
+			t.Errorf("%s is_abuse = %v, want %v", addr, got, want)
+		}
+	}
+}

@@ -6,6 +6,7 @@ package oracle
 
 import (
 	"cmp"
+	"go4.org/netipx"
 	"math/big"
 	"net/netip"
 	"slices"
@@ -100,6 +101,25 @@ func normal(p netip.Prefix) netip.Prefix {
 		p = netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-96)
 	}
 	return p
+}
+
+// droppedBeforeWidening reports whether an IPv6 entry longer than the
+// aggregation length lies wholly inside space the database does not hold
+// (a block aliased to IPv4, or reserved space unless kept): the builder
+// drops such an entry instead of widening it. Reserved space is taken as
+// holding the entry when it holds its first and last addresses.
+func droppedBeforeWidening(p netip.Prefix, opts Options) bool {
+	p = normal(p)
+	if !p.Addr().Is6() || p.Bits() <= opts.IPv6Prefix {
+		return false
+	}
+	for _, a := range []string{"::/96", "::ffff:0:0/96", "2001::/32", "2002::/16"} {
+		if q := netip.MustParsePrefix(a); q.Bits() <= p.Bits() && q.Contains(p.Addr()) {
+			return true
+		}
+	}
+	last := netipx.PrefixLastIP(p)
+	return !opts.KeepReserved && opts.IsReserved != nil && opts.IsReserved(p.Addr()) && opts.IsReserved(last)
 }
 
 // effective returns an entry's prefix as the builder uses it: IPv6
@@ -249,6 +269,8 @@ func Lookup(fs []Feed, opts Options, addr netip.Addr) Answer {
 				if !hasASN || e.ASN != asn {
 					continue
 				}
+			case droppedBeforeWidening(e.Prefix, opts):
+				continue
 			case effective(e.Prefix, opts.IPv6Prefix).Contains(addr):
 				if ec := e.Categories &^ schema.CategoryAllow; ec != 0 && f.Kind != schema.KindAllow {
 					c = ec
@@ -366,7 +388,7 @@ func lookupASN(fs []Feed, opts Options, addr netip.Addr) (asn uint32, org string
 			continue
 		}
 		for _, e := range f.Entries {
-			if !e.Prefix.IsValid() || e.ASN == 0 {
+			if !e.Prefix.IsValid() || e.ASN == 0 || droppedBeforeWidening(e.Prefix, opts) {
 				continue
 			}
 			p := effective(e.Prefix, opts.IPv6Prefix)
