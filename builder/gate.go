@@ -60,11 +60,11 @@ func checkGates(f FeedConfig, d *feeds.Download, records int, prev *schema.Manif
 	if records < f.MinEntries {
 		return fmt.Sprintf("%d entries, fewer than min_entries %d", records, f.MinEntries)
 	}
-	if prev != nil && prev.Entries > 0 && f.MaxShrink < 1 {
-		floor := float64(prev.Entries) * (1 - f.MaxShrink)
+	if prev != nil && prev.Records > 0 && f.MaxShrink < 1 {
+		floor := float64(prev.Records) * (1 - f.MaxShrink)
 		if float64(records) < floor {
 			return fmt.Sprintf("%d entries, the previous build had %d: shrank by more than max_shrink %g",
-				records, prev.Entries, f.MaxShrink)
+				records, prev.Records, f.MaxShrink)
 		}
 	}
 	if f.MaxAge > 0 {

@@ -190,13 +190,13 @@ max_entry_size = 6
 	// 0.0.0.0/0, ::/0, 2000::/3 and 8.0.0.0/7 are too large; 10.0.0.0/8
 	// is reserved (dropped, not invalid) and 0.0.0.0/7 holds only one
 	// public /8 once 0.0.0.0/8 is removed.
-	if f := sum.Feeds[0]; f.TooLarge != 4 || f.Invalid != 4 || f.Entries != 3 {
+	if f := sum.Feeds[0]; f.TooLarge != 4 || f.Invalid != 4 || f.Records != 3 {
 		t.Errorf("abuse feed %+v; want 4 lines too large (and invalid), 3 entries", f)
 	}
-	if f := sum.Feeds[1]; f.TooLarge != 1 || f.Entries != 1 {
+	if f := sum.Feeds[1]; f.TooLarge != 1 || f.Records != 1 {
 		t.Errorf("allow feed %+v; want its /1 too large", f)
 	}
-	if f := sum.Feeds[2]; f.TooLarge != 0 || f.Entries != 1 {
+	if f := sum.Feeds[2]; f.TooLarge != 0 || f.Records != 1 {
 		t.Errorf("feed with max_entry_size 6 = %+v; want its /7 kept", f)
 	}
 	for addr, want := range map[string]bool{"8.8.8.8": false, "45.1.1.1": false, "1.2.3.4": true} {

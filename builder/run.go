@@ -63,11 +63,11 @@ type FeedSummary struct {
 	Name       string `json:"name"`
 	Kind       string `json:"kind"`
 	Format     string `json:"format"`
-	Entries    int    `json:"entries"`
-	Invalid    int    `json:"invalid"`
-	Prefixes   int    `json:"prefixes"`
-	IPv4       int    `json:"ipv4"`
-	IPv6       int    `json:"ipv6"`
+	Records    int    `json:"records"` // data records accepted, as feeds check counts them
+	Invalid    int    `json:"invalid"` // rejected lines, as feeds check counts them
+	Entries    int    `json:"entries"` // prefixes as parsed, repeats included
+	IPv4       int    `json:"ipv4"`    // of which IPv4
+	IPv6       int    `json:"ipv6"`    // of which IPv6
 	ASNs       int    `json:"asns,omitempty"`
 	Reserved   int    `json:"reserved_dropped,omitempty"` // entries dropped as reserved or aliased space
 	Inferred   int    `json:"inferred,omitempty"`         // blocks added by block inference
@@ -234,12 +234,12 @@ func Run(ctx context.Context, cfg *Config, opts RunOptions) (*Summary, error) {
 			newest = t
 		}
 		fs, _ := b.FeedStats(fc.Name)
-		mf.Prefixes = fs.IPv4 + fs.IPv6
+		mf.Entries = fs.IPv4 + fs.IPv6
 		mf.ASNs = fs.ASNs
 		manifest.Feeds = append(manifest.Feeds, mf)
 		sum.Feeds = append(sum.Feeds, FeedSummary{
 			Name: fc.Name, Kind: fc.Kind, Format: string(fc.Format),
-			Entries: mf.Entries, Invalid: mf.Invalid, Prefixes: mf.Prefixes,
+			Records: mf.Records, Invalid: mf.Invalid, Entries: mf.Entries,
 			IPv4: fs.IPv4, IPv6: fs.IPv6, ASNs: fs.ASNs, Reserved: fs.Reserved + fs.Aliased,
 			TooLarge: mf.TooLarge,
 			Gate:     mf.Gate, GateReason: mf.GateReason, FromCache: mf.FromCache, Optional: fc.Optional,
@@ -557,7 +557,7 @@ func (p *parsed) addTo(b *Builder, name string) error {
 const entryChunk = 1 << 14
 
 func (p *parsed) fill(mf *schema.ManifestFeed, d *feeds.Download, gate, reason string) {
-	mf.Entries = p.stats.Records
+	mf.Records = p.stats.Records
 	mf.Invalid = p.stats.Invalid
 	mf.TooLarge = p.tooLarge
 	mf.SHA256 = p.sha256

@@ -123,8 +123,8 @@ func TestRunFallback(t *testing.T) {
 		if f.Gate != builder.GateFallback || !f.FromCache || !strings.Contains(f.GateReason, tc.reason) {
 			t.Errorf("%s: gate %q from_cache %v reason %q; want fallback from cache saying %q", tc.mode, f.Gate, f.FromCache, f.GateReason, tc.reason)
 		}
-		if f.Entries != 20 {
-			t.Errorf("%s: fallback copy has %d entries, want the last good 20", tc.mode, f.Entries)
+		if f.Records != 20 {
+			t.Errorf("%s: fallback copy has %d entries, want the last good 20", tc.mode, f.Records)
 		}
 		if !isAbuse(t, e.out, "45.1.1.20") {
 			t.Errorf("%s: 45.1.1.20 lost: the fallback did not keep what the previous build knew", tc.mode)
@@ -351,7 +351,7 @@ func TestRunOffline(t *testing.T) {
 	if err != nil {
 		t.Fatalf("offline build: %v", err)
 	}
-	if f := sum.Feeds[0]; f.Gate != builder.GateOK || !f.FromCache || f.Entries != 20 {
+	if f := sum.Feeds[0]; f.Gate != builder.GateOK || !f.FromCache || f.Records != 20 {
 		t.Errorf("offline feed = %+v, want the cached copy", f)
 	}
 	fresh := newFaultEnv(t, srv.URL+"/list.txt", "fail")
@@ -429,7 +429,7 @@ func TestRunTruncatedFileFeed(t *testing.T) {
 		t.Fatal(err)
 	}
 	f := sum.Feeds[0]
-	if f.Gate != builder.GateFallback || f.Entries != 5000 || !strings.Contains(f.GateReason, "truncated gzip stream") {
+	if f.Gate != builder.GateFallback || f.Records != 5000 || !strings.Contains(f.GateReason, "truncated gzip stream") {
 		t.Errorf("feed = %+v, want a fallback to the 5000 entries of the last good copy, saying the gzip stream is truncated", f)
 	}
 	if !isAbuse(t, opts.Out, "45.19.249.1") {

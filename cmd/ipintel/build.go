@@ -292,7 +292,7 @@ func writeSummary(w io.Writer, s *builder.Summary) {
 		// The summary's Entries are the records accepted, its Prefixes
 		// the prefix entries.
 		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%d\t%s\t\n",
-			f.Name, f.Kind, f.Entries, f.Invalid, f.Prefixes, f.ASNs, f.Reserved, gate)
+			f.Name, f.Kind, f.Records, f.Invalid, f.Entries, f.ASNs, f.Reserved, gate)
 	}
 	tw.Flush()
 	fmt.Fprintln(w)

@@ -45,8 +45,8 @@ func TestBuildCommand(t *testing.T) {
 		t.Errorf("summary = %+v", sum)
 	}
 	for _, f := range sum.Feeds {
-		if f.Gate != builder.GateOK || f.Entries == 0 {
-			t.Errorf("feed %s: gate %q, %d entries", f.Name, f.Gate, f.Entries)
+		if f.Gate != builder.GateOK || f.Records == 0 {
+			t.Errorf("feed %s: gate %q, %d entries", f.Name, f.Gate, f.Records)
 		}
 	}
 	for _, want := range []string{"feed", "firehol-level1", "category", "tor_exit", "ipv4 addresses", "wrote " + out} {

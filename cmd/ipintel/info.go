@@ -256,7 +256,7 @@ func printInfo(w io.Writer, info *infoJSON) error {
 			sum = sum[:12]
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%s\t%s\t%s\n", f.Name, f.Kind, f.Format,
-			strconv.FormatFloat(f.Weight, 'g', -1, 64), f.Entries, f.Invalid, f.Prefixes,
+			strconv.FormatFloat(f.Weight, 'g', -1, 64), f.Records, f.Invalid, f.Entries,
 			info.Sources[f.Name].Networks, gate, fetched, sum)
 	}
 	if err := tw.Flush(); err != nil {

@@ -41,14 +41,14 @@ const testEpoch = 1767323045
 
 // testFeeds is the manifest's feed list of the sample databases.
 var testFeeds = []schema.ManifestFeed{
-	{Name: "tor-exits", Kind: "tor", Format: "tor-exit-addresses", URL: "feeds/exit-addresses", Weight: 0.9, SHA256: "aa11", Entries: 3, Prefixes: 3, Gate: "ok"},
-	{Name: "vpn-ranges", Kind: "vpn", Format: "ip-list", URL: "feeds/vpn.txt", Weight: 0.5, SHA256: "bb22", Entries: 2, Prefixes: 2, Gate: "ok"},
-	{Name: "proxies", Kind: "public_proxy", Format: "ip-list", URL: "feeds/proxies.txt", Weight: 0.6, SHA256: "cc33", Entries: 1, Prefixes: 1, Gate: "ok"},
-	{Name: "hosting-asn", Kind: "hosting", Format: "asn-list", URL: "feeds/hosting-asn.txt", Weight: 0.4, SHA256: "dd44", Entries: 1, Prefixes: 1, ASNs: 1, Gate: "ok"},
-	{Name: "ipsum", Kind: "abuse", Format: "ipsum", URL: "feeds/ipsum.txt", Weight: 0.6, SHA256: "ee55", Entries: 2, Invalid: 1, Prefixes: 2, Gate: "ok"},
-	{Name: "crawlers", Kind: "crawler", Format: "ip-list", URL: "feeds/crawlers.txt", Weight: 0, SHA256: "ff66", Entries: 1, Prefixes: 1, Gate: "ok"},
-	{Name: "corp-allow", Kind: "allow", Format: "ip-list", URL: "feeds/allow.txt", Weight: 0, SHA256: "0077", Entries: 1, Prefixes: 1, Gate: "ok"},
-	{Name: "asn", Kind: "asn", Format: "ip2asn", URL: "feeds/ip2asn.tsv", Weight: 0, SHA256: "1188", Entries: 4, Prefixes: 4, Gate: "ok"},
+	{Name: "tor-exits", Kind: "tor", Format: "tor-exit-addresses", URL: "feeds/exit-addresses", Weight: 0.9, SHA256: "aa11", Records: 3, Entries: 3, Gate: "ok"},
+	{Name: "vpn-ranges", Kind: "vpn", Format: "ip-list", URL: "feeds/vpn.txt", Weight: 0.5, SHA256: "bb22", Records: 2, Entries: 2, Gate: "ok"},
+	{Name: "proxies", Kind: "public_proxy", Format: "ip-list", URL: "feeds/proxies.txt", Weight: 0.6, SHA256: "cc33", Records: 1, Entries: 1, Gate: "ok"},
+	{Name: "hosting-asn", Kind: "hosting", Format: "asn-list", URL: "feeds/hosting-asn.txt", Weight: 0.4, SHA256: "dd44", Records: 1, Entries: 1, ASNs: 1, Gate: "ok"},
+	{Name: "ipsum", Kind: "abuse", Format: "ipsum", URL: "feeds/ipsum.txt", Weight: 0.6, SHA256: "ee55", Records: 2, Invalid: 1, Entries: 2, Gate: "ok"},
+	{Name: "crawlers", Kind: "crawler", Format: "ip-list", URL: "feeds/crawlers.txt", Weight: 0, SHA256: "ff66", Records: 1, Entries: 1, Gate: "ok"},
+	{Name: "corp-allow", Kind: "allow", Format: "ip-list", URL: "feeds/allow.txt", Weight: 0, SHA256: "0077", Records: 1, Entries: 1, Gate: "ok"},
+	{Name: "asn", Kind: "asn", Format: "ip2asn", URL: "feeds/ip2asn.tsv", Weight: 0, SHA256: "1188", Records: 4, Entries: 4, Gate: "ok"},
 }
 
 // sampleNets is the "old" sample database, less specific networks first.
@@ -80,15 +80,15 @@ var sampleNewNets = []testNet{
 // plusFeeds is the manifest's feed list of the plus database: named
 // providers, two feeds of one category, and clearing feeds.
 var plusFeeds = []schema.ManifestFeed{
-	{Name: "tor-exits", Kind: "tor", Format: "tor-exit-addresses", URL: "feeds/exit-addresses", Weight: 0.9, SHA256: "aa11", Entries: 1, Prefixes: 1, Gate: "ok"},
-	{Name: "vpn-servers", Kind: "vpn", Format: "vpn-servers", URL: "feeds/vpn-servers.csv", Weight: 0.5, SHA256: "bb22", Entries: 1, Prefixes: 1, Gate: "ok"},
-	{Name: "proxies", Kind: "public_proxy", Format: "ip-list", URL: "feeds/proxies.txt", Weight: 0.6, SHA256: "cc33", Entries: 1, Prefixes: 1, Gate: "ok"},
-	{Name: "hosting-asn", Kind: "hosting", Format: "asn-list", URL: "feeds/hosting-asn.txt", Weight: 0.4, SHA256: "dd44", Entries: 2, Prefixes: 2, ASNs: 2, Gate: "ok"},
-	{Name: "cdn-ranges", Kind: "hosting", Format: "ip-list", URL: "feeds/cdn.txt", Weight: 0.3, SHA256: "ee55", Entries: 1, Prefixes: 1, Gate: "ok"},
-	{Name: "ipsum", Kind: "abuse", Format: "ipsum", URL: "feeds/ipsum.txt", Weight: 0.6, SHA256: "ff66", Entries: 2, Prefixes: 2, Gate: "ok"},
-	{Name: "icloud-relay", Kind: "relay", Format: "csv", URL: "feeds/egress-ip-ranges.csv", Weight: 0, SHA256: "0077", Entries: 1, Prefixes: 1, Gate: "ok"},
-	{Name: "googlebot", Kind: "crawler", Format: "json-prefixes", URL: "feeds/googlebot.json", Weight: 0, SHA256: "1188", Entries: 1, Prefixes: 1, Gate: "ok"},
-	{Name: "asn", Kind: "asn", Format: "ip2asn", URL: "feeds/ip2asn.tsv", Weight: 0, SHA256: "2299", Entries: 3, Prefixes: 3, Gate: "ok"},
+	{Name: "tor-exits", Kind: "tor", Format: "tor-exit-addresses", URL: "feeds/exit-addresses", Weight: 0.9, SHA256: "aa11", Records: 1, Entries: 1, Gate: "ok"},
+	{Name: "vpn-servers", Kind: "vpn", Format: "vpn-servers", URL: "feeds/vpn-servers.csv", Weight: 0.5, SHA256: "bb22", Records: 1, Entries: 1, Gate: "ok"},
+	{Name: "proxies", Kind: "public_proxy", Format: "ip-list", URL: "feeds/proxies.txt", Weight: 0.6, SHA256: "cc33", Records: 1, Entries: 1, Gate: "ok"},
+	{Name: "hosting-asn", Kind: "hosting", Format: "asn-list", URL: "feeds/hosting-asn.txt", Weight: 0.4, SHA256: "dd44", Records: 2, Entries: 2, ASNs: 2, Gate: "ok"},
+	{Name: "cdn-ranges", Kind: "hosting", Format: "ip-list", URL: "feeds/cdn.txt", Weight: 0.3, SHA256: "ee55", Records: 1, Entries: 1, Gate: "ok"},
+	{Name: "ipsum", Kind: "abuse", Format: "ipsum", URL: "feeds/ipsum.txt", Weight: 0.6, SHA256: "ff66", Records: 2, Entries: 2, Gate: "ok"},
+	{Name: "icloud-relay", Kind: "relay", Format: "csv", URL: "feeds/egress-ip-ranges.csv", Weight: 0, SHA256: "0077", Records: 1, Entries: 1, Gate: "ok"},
+	{Name: "googlebot", Kind: "crawler", Format: "json-prefixes", URL: "feeds/googlebot.json", Weight: 0, SHA256: "1188", Records: 1, Entries: 1, Gate: "ok"},
+	{Name: "asn", Kind: "asn", Format: "ip2asn", URL: "feeds/ip2asn.tsv", Weight: 0, SHA256: "2299", Records: 3, Entries: 3, Gate: "ok"},
 }
 
 // plusNets is the plus database: a VPN with its provider, confidence and

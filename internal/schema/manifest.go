@@ -50,10 +50,10 @@ type ManifestFeed struct {
 	FetchedAt    string  `json:"fetched_at,omitempty"` // RFC 3339, when the copy used was fetched
 	LastModified string  `json:"last_modified,omitempty"`
 	ETag         string  `json:"etag,omitempty"`
-	SHA256       string  `json:"sha256"` // of the bytes parsed
-	Entries      int     `json:"entries"`
-	Invalid      int     `json:"invalid"`
-	Prefixes     int     `json:"prefixes"`
+	SHA256       string  `json:"sha256"`  // of the bytes parsed
+	Records      int     `json:"records"` // data records accepted
+	Invalid      int     `json:"invalid"` // rejected lines
+	Entries      int     `json:"entries"` // prefixes as parsed, repeats included
 	ASNs         int     `json:"asns,omitempty"`
 	Gate         string  `json:"gate"`                  // "ok", "fallback", "failed"
 	GateReason   string  `json:"gate_reason,omitempty"` // why a gate failed
@@ -75,4 +75,27 @@ func ParseManifest(description map[string]string) (m Manifest, found bool, err e
 		return Manifest{}, true, fmt.Errorf("manifest: %w", err)
 	}
 	return m, true, nil
+}
+
+// UnmarshalJSON reads a manifest line, including one written before
+// "records" had its own key, when "entries" counted records and
+// "prefixes" counted entries.
+func (f *ManifestFeed) UnmarshalJSON(data []byte) error {
+	type plain ManifestFeed
+	var v struct {
+		plain
+		Records  *int `json:"records"`
+		Prefixes *int `json:"prefixes"`
+	}
+	if err := json.Unmarshal(data, &v); err != nil {
+		return err
+	}
+	*f = ManifestFeed(v.plain)
+	switch {
+	case v.Records != nil:
+		f.Records = *v.Records
+	case v.Prefixes != nil:
+		f.Records, f.Entries = f.Entries, *v.Prefixes
+	}
+	return nil
 }

@@ -1,6 +1,7 @@
 package schema
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
 )
@@ -33,5 +34,25 @@ func TestParseManifest(t *testing.T) {
 				t.Errorf("%d feeds, want %d", len(m.Feeds), tc.wantFeeds)
 			}
 		})
+	}
+}
+
+// A manifest line written before records had their own key reads with
+// its counts in their present places.
+func TestManifestFeedLegacyCounts(t *testing.T) {
+	for _, tc := range []struct {
+		js               string
+		records, entries int
+	}{
+		{`{"name":"a","entries":20,"prefixes":18,"invalid":1}`, 20, 18},
+		{`{"name":"a","records":20,"entries":18,"invalid":1}`, 20, 18},
+	} {
+		var f ManifestFeed
+		if err := json.Unmarshal([]byte(tc.js), &f); err != nil {
+			t.Fatal(err)
+		}
+		if f.Records != tc.records || f.Entries != tc.entries || f.Invalid != 1 || f.Name != "a" {
+			t.Errorf("%s read as %+v", tc.js, f)
+		}
 	}
 }
