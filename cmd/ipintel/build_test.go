@@ -41,7 +41,7 @@ func TestBuildCommand(t *testing.T) {
 	if err := json.Unmarshal([]byte(stdout), &sum); err != nil {
 		t.Fatalf("-json output: %v\n%s", err, stdout)
 	}
-	if sum.Out != out || sum.Networks == 0 || sum.BuildEpoch != 1767225600 || len(sum.Feeds) != 14 {
+	if sum.Out != out || sum.Networks == 0 || sum.BuildEpoch != 1767225600 || len(sum.Feeds) != 20 {
 		t.Errorf("summary = %+v", sum)
 	}
 	for _, f := range sum.Feeds {
@@ -63,7 +63,7 @@ func TestBuildCommand(t *testing.T) {
 		t.Errorf("metadata = %+v", db.Metadata)
 	}
 	m, found, err := builder.ReadManifest(out)
-	if err != nil || !found || len(m.Feeds) != 14 || m.Networks != sum.Networks || m.Feeds[0].SHA256 == "" {
+	if err != nil || !found || len(m.Feeds) != 20 || m.Networks != sum.Networks || m.Feeds[0].SHA256 == "" {
 		t.Errorf("ReadManifest = %+v, %v, %v", m, found, err)
 	}
 
