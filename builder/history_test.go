@@ -16,6 +16,8 @@ import (
 	"github.com/oschwald/maxminddb-golang/v2"
 
 	"github.com/ipintel/ipintel/builder"
+	"github.com/ipintel/ipintel/feeds"
+	"github.com/ipintel/ipintel/internal/schema"
 	"github.com/ipintel/ipintel/internal/testenv"
 )
 
@@ -398,5 +400,107 @@ func TestHistoryDamaged(t *testing.T) {
 	}
 	if _, err := e.run(context.Background(), 1, e.out); err == nil || !strings.Contains(err.Error(), "checksum") {
 		t.Errorf("Run with a damaged history = %v, want a checksum error", err)
+	}
+}
+
+// What a retained entry replays: its provider, its own categories, an
+// inferred block's confidence, an asn-list's ASN; and the history file
+// reads back to the same bytes.
+func TestHistoryReplayAndRoundTrip(t *testing.T) {
+	t.Parallel()
+	build := func(d int, prev *builder.History, listed bool) ([]byte, *builder.History) {
+		t.Helper()
+		b, err := builder.New(builder.Options{BuildEpoch: day0 + int64(d)*86400, History: prev})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range []builder.Feed{
+			{Name: "asn", Kind: "asn"},
+			{Name: "servers", Kind: "vpn", Weight: 0.5, Confidence: 99, InferPrefix: 24, Retain: 7},
+			{Name: "import", Kind: "vpn", Weight: 0.5, Retain: 7},
+			{Name: "bad-asn", Kind: "hosting", Weight: 0.4, Retain: 7},
+		} {
+			if err := b.AddFeed(f); err != nil {
+				t.Fatal(err)
+			}
+		}
+		add := func(feed string, e feeds.Entry) {
+			if err := b.Add(feed, e); err != nil {
+				t.Fatal(err)
+			}
+		}
+		add("asn", feeds.Entry{Prefix: netip.MustParsePrefix("45.2.0.0/16"), ASN: 64500})
+		if listed {
+			add("servers", feeds.Entry{Prefix: netip.MustParsePrefix("45.1.1.1/32"), Provider: "Alpha \"VPN\"\t1"})
+			add("servers", feeds.Entry{Prefix: netip.MustParsePrefix("45.1.1.2/32"), Provider: "Alpha \"VPN\"\t1"})
+			add("import", feeds.Entry{Prefix: netip.MustParsePrefix("2a00:1::/48"), Categories: schema.CategoryTorExit})
+			add("bad-asn", feeds.Entry{ASN: 64500})
+		}
+		var buf bytes.Buffer
+		if _, err := b.WriteTo(&buf); err != nil {
+			t.Fatal(err)
+		}
+		return buf.Bytes(), b.History()
+	}
+	_, h0 := build(0, &builder.History{}, true)
+	db1, h1 := build(2, h0, false)
+	r, err := maxminddb.OpenBytes(db1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rec dbRecord
+	for _, tc := range []struct {
+		addr string
+		want func(dbRecord) bool
+	}{
+		{"45.1.1.1", func(r dbRecord) bool {
+			return r.Provider == "Alpha \"VPN\"\t1" && r.Confidence == 99 && r.LastSeen == dateOf(0) && r.Score == 36
+		}},
+		{"45.1.1.200", func(r dbRecord) bool { return r.IsAnonymousVPN && r.Confidence == 50 && r.LastSeen == dateOf(0) }},
+		{"2a00:1::1", func(r dbRecord) bool { return r.IsTorExitNode && !r.IsAnonymousVPN && r.Score == 36 }},
+		{"45.2.3.4", func(r dbRecord) bool {
+			return r.IsHostingProvider && r.ASN == 64500 && r.Score == 29 && r.FirstSeen == dateOf(0)
+		}},
+	} {
+		if err := r.Lookup(netip.MustParseAddr(tc.addr)).Decode(&rec); err != nil {
+			t.Fatal(err)
+		}
+		if !tc.want(rec) {
+			t.Errorf("day 2: Lookup(%s) = %+v", tc.addr, rec)
+		}
+		rec = dbRecord{}
+	}
+
+	dir := t.TempDir()
+	var want bytes.Buffer
+	if _, err := h1.WriteTo(&want); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, builder.HistoryFile), want.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	back, err := builder.ReadHistory(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got bytes.Buffer
+	back.WriteTo(&got)
+	if !bytes.Equal(got.Bytes(), want.Bytes()) || back.Len() != 5 || back.Date().Format(time.DateOnly) != dateOf(2) {
+		t.Errorf("history read back (%d entries, %s):\n%s\nwant\n%s", back.Len(), back.Date(), got.Bytes(), want.Bytes())
+	}
+	if s := back.Covering(netip.MustParseAddr("45.1.1.1"), 0); len(s) != 2 || s[0].Prefix.Bits() != 24 || s[1].Prefix.Bits() != 32 {
+		t.Errorf("Covering(45.1.1.1) = %+v, want the inferred /24 then the /32", s)
+	}
+	// On the 7th day after they were last listed, everything has expired.
+	db7, _ := build(7, h1, false)
+	r, err = maxminddb.OpenBytes(db7)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range []string{"45.1.1.1", "45.1.1.200", "2a00:1::1"} {
+		res := r.Lookup(netip.MustParseAddr(a))
+		if res.Found() {
+			t.Errorf("day 7: Lookup(%s) found, want expired", a)
+		}
 	}
 }
