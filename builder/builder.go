@@ -62,6 +62,7 @@ type Builder struct {
 	written    bool         // the merge consumed the added entries
 	result     *mergeResult // the merge's result, once run
 	next       *History     // the history after the merge
+	dated      bool         // the merge applied a history: records get dates
 }
 
 // ErrWritten is returned by Add, AddFeed and WriteTo after WriteTo: the

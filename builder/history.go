@@ -264,8 +264,13 @@ func parseHistory(data []byte) (*History, error) {
 	}
 	h := &History{feeds: map[string][]histEntry{}}
 	var feed string
-	for n, line := range bytes.Split(bytes.TrimSuffix(body, []byte("\n")), []byte("\n")) {
-		s := string(line)
+	// One array holds every feed's entries, each feed a slice of it.
+	all := make([]histEntry, 0, bytes.Count(body, []byte("\n")))
+	start := 0
+	text := string(body) // one copy; every line below is a slice of it
+	for n := 0; text != ""; n++ {
+		var s string
+		s, text, _ = strings.Cut(text, "\n")
 		bad := func(msg string) error { return fmt.Errorf("line %d: %s: %q", n+1, msg, s) }
 		switch {
 		case n == 0:
@@ -283,7 +288,10 @@ func parseHistory(data []byte) (*History, error) {
 			}
 			h.day = day(d)
 		case strings.HasPrefix(s, "feed "):
-			feed = s[len("feed "):]
+			if feed != "" {
+				h.feeds[feed] = all[start:len(all):len(all)]
+			}
+			feed, start = s[len("feed "):], len(all)
 			if _, dup := h.feeds[feed]; dup || !feedNameRE.MatchString(feed) {
 				return nil, bad("bad or repeated feed")
 			}
@@ -296,42 +304,45 @@ func parseHistory(data []byte) (*History, error) {
 			if err != nil {
 				return nil, bad(err.Error())
 			}
-			es := h.feeds[feed]
-			if len(es) > 0 && compareHistEntry(es[len(es)-1], e) >= 0 {
+			if len(all) > start && compareHistEntry(all[len(all)-1], e) >= 0 {
 				return nil, bad("entries out of order")
 			}
-			h.feeds[feed] = append(es, e)
+			all = append(all, e)
 		}
+	}
+	if feed != "" {
+		h.feeds[feed] = all[start:len(all):len(all)]
 	}
 	return h, nil
 }
 
 func parseHistEntry(s string) (histEntry, error) {
-	f := strings.Split(s, "\t")
-	if len(f) < 3 {
-		return histEntry{}, errors.New("too few fields")
-	}
+	key, s, _ := strings.Cut(s, "\t")
+	f1, s, _ := strings.Cut(s, "\t")
+	f2, rest, _ := strings.Cut(s, "\t")
 	var e histEntry
-	if a, ok := strings.CutPrefix(f[0], "AS"); ok {
+	if a, ok := strings.CutPrefix(key, "AS"); ok {
 		n, err := strconv.ParseUint(a, 10, 32)
 		if err != nil || n == 0 {
 			return e, errors.New("bad ASN")
 		}
 		e.asn = uint32(n)
 	} else {
-		p, err := netip.ParsePrefix(f[0])
+		p, err := netip.ParsePrefix(key)
 		if err != nil || p != p.Masked() {
 			return e, errors.New("bad network")
 		}
 		e.pfx = p
 	}
-	first, err1 := strconv.ParseInt(f[1], 10, 32)
-	last, err2 := strconv.ParseInt(f[2], 10, 32)
+	first, err1 := strconv.ParseInt(f1, 10, 32)
+	last, err2 := strconv.ParseInt(f2, 10, 32)
 	if err1 != nil || err2 != nil || last < first {
 		return e, errors.New("bad days")
 	}
 	e.first, e.last = day(first), day(last)
-	for _, x := range f[3:] {
+	for rest != "" {
+		var x string
+		x, rest, _ = strings.Cut(rest, "\t")
 		switch {
 		case strings.HasPrefix(x, "c="):
 			c, err := strconv.ParseUint(x[2:], 10, 16)

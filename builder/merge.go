@@ -557,6 +557,8 @@ func (b *Builder) merge(ctx context.Context) ([]outRange, []*record, error) {
 	b.inferBlocks()
 	if b.opts.History != nil {
 		b.applyHistory(dayOf(b.buildEpoch()))
+		b.dated = true
+		b.opts.History = nil // what it held is in the layers and b.next now
 	}
 	for _, l := range b.layers {
 		l.spans = normalizeSpans(l.spans)
@@ -735,7 +737,7 @@ func (m *recordMaker) make(active []uint64, asn int32) int32 {
 	b := m.b
 	hits := make([]feedHit, len(b.feeds))
 	var seen [][]seenDates // per feed, the dates of its entries here (history only)
-	if b.opts.History != nil {
+	if b.dated {
 		seen = make([][]seenDates, len(b.feeds))
 	}
 	for w, word := range active {
