@@ -504,3 +504,33 @@ func TestHistoryReplayAndRoundTrip(t *testing.T) {
 		}
 	}
 }
+
+// The Anonymous-Plus companion carries network_last_seen from the history.
+func TestHistoryAnonymousPlus(t *testing.T) {
+	t.Parallel()
+	e := newHistoryEnv(t, "[[output]]\npath = \"plus.mmdb\"\ntype = \"GeoIP-Anonymous-Plus\"\n")
+	e.write(t, "abuse.txt", []string{"45.1.1.1"})
+	e.write(t, "vpn.txt", []string{"45.1.2.1"})
+	for d := range 3 {
+		if _, err := e.run(context.Background(), d, e.out); err != nil {
+			t.Fatal(err)
+		}
+		e.write(t, "vpn.txt", []string{"45.1.2.1", "45.1.2.2"})
+	}
+	db, err := maxminddb.Open(filepath.Join(e.dir, "plus.mmdb"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	for addr, want := range map[string]string{"45.1.2.1": dateOf(2), "45.1.2.2": dateOf(2)} {
+		var r struct {
+			LastSeen string `maxminddb:"network_last_seen"`
+		}
+		if err := db.Lookup(netip.MustParseAddr(addr)).Decode(&r); err != nil {
+			t.Fatal(err)
+		}
+		if r.LastSeen != want {
+			t.Errorf("Anonymous-Plus Lookup(%s) network_last_seen = %q, want %q", addr, r.LastSeen, want)
+		}
+	}
+}
