@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"time"
 
 	"github.com/ipintel/ipintel/internal/schema"
 )
@@ -29,6 +30,17 @@ type Options struct {
 	// under schema.ManifestDescriptionKey. WriteTo fills its Networks and
 	// Reserved counts.
 	Manifest *schema.Manifest
+	// History, when set, is the history of the previous builds (see
+	// [ReadHistory]; an empty one starts it): the merge dates every
+	// network with a risk category (network_first_seen,
+	// network_last_seen), keeps the entries a feed retains (see
+	// [Feed.Retain]), and [Builder.History] returns the history updated
+	// with this build. Nil: no dates, nothing retained.
+	History *History
+	// HistoryHorizon is how many days the history remembers an entry after
+	// it was last listed, at least every feed's Retain. Default
+	// [DefaultHistoryHorizon].
+	HistoryHorizon int
 }
 
 // Builder merges feed entries into one MMDB. Declare feeds with AddFeed,
@@ -49,6 +61,8 @@ type Builder struct {
 	stats      Stats
 	written    bool         // the merge consumed the added entries
 	result     *mergeResult // the merge's result, once run
+	next       *History     // the history after the merge
+	dated      bool         // the merge applied a history: records get dates
 }
 
 // ErrWritten is returned by Add, AddFeed and WriteTo after WriteTo: the
@@ -109,6 +123,9 @@ func (b *Builder) AddFeed(f Feed) error {
 			return fmt.Errorf("feed %q: %s %d outside 1-99", f.Name, c.key, c.v)
 		}
 	}
+	if f.Retain < 0 {
+		return fmt.Errorf("feed %q: retain %d days is negative", f.Name, f.Retain)
+	}
 	if f.InferPrefix < 0 || f.InferPrefix > 32 || f.InferPrefix6 < 0 || f.InferPrefix6 > 128 || f.InferMin < 0 {
 		return fmt.Errorf("feed %q: block inference %d/%d (min %d) out of range", f.Name, f.InferPrefix, f.InferPrefix6, f.InferMin)
 	}
@@ -130,6 +147,14 @@ func (b *Builder) AddFeed(f Feed) error {
 		asns:   map[uint32]struct{}{},
 	})
 	return nil
+}
+
+// buildEpoch returns the build_epoch of the files the builder writes.
+func (b *Builder) buildEpoch() int64 {
+	if b.opts.BuildEpoch == 0 {
+		b.opts.BuildEpoch = time.Now().Unix()
+	}
+	return b.opts.BuildEpoch
 }
 
 // FeedStats returns what the named feed has added so far.

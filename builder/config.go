@@ -23,14 +23,21 @@ import (
 // Config is a build configuration (DESIGN.md §6), as read by [LoadConfig].
 // Paths in it are resolved against Dir, the config file's directory.
 type Config struct {
-	Path         string // the config file, as given to LoadConfig
-	Dir          string // its directory: relative paths resolve against it
-	SHA256       string // hex SHA-256 of the file's bytes
-	Out          string // output file, resolved; "" when not set
-	CacheDir     string // cache directory, resolved; "" when not set
-	IPv6Prefix   int    // default 64
-	DatabaseType string // default schema.DefaultDatabaseType
-	KeepReserved bool
+	Path     string // the config file, as given to LoadConfig
+	Dir      string // its directory: relative paths resolve against it
+	SHA256   string // hex SHA-256 of the file's bytes
+	Out      string // output file, resolved; "" when not set
+	CacheDir string // cache directory, resolved; "" when not set
+	// StateDir holds the history (DESIGN.md §4 History), resolved; ""
+	// when not set: no history, no dates, nothing retained.
+	StateDir string
+	// HistoryHorizon is how many days the history remembers an entry after
+	// it was last listed (at least every feed's retain); default
+	// [DefaultHistoryHorizon].
+	HistoryHorizon int
+	IPv6Prefix     int    // default 64
+	DatabaseType   string // default schema.DefaultDatabaseType
+	KeepReserved   bool
 	// Weights holds the [weights] overrides by category name.
 	Weights map[string]float64
 	Feeds   []FeedConfig
@@ -109,6 +116,9 @@ type FeedConfig struct {
 	MaxEntrySize int
 	// Block inference (DESIGN.md §4): 0 when off.
 	InferPrefix, InferPrefix6, InferMin, InferConfidence int
+	// Retain is how many days an entry that vanished from the feed keeps
+	// counting, fading (DESIGN.md §4 History); 0 when not set.
+	Retain int
 	// Line is the line of the feed's [[feed]] header in the config file.
 	Line int
 }
@@ -147,6 +157,8 @@ func (e *ConfigError) Unwrap() error { return e.Err }
 type fileConfig struct {
 	Out          string             `toml:"out"`
 	CacheDir     string             `toml:"cache_dir"`
+	StateDir     string             `toml:"state_dir"`
+	Horizon      string             `toml:"history_horizon"`
 	IPv6Prefix   *int               `toml:"ipv6_prefix"`
 	DatabaseType string             `toml:"database_type"`
 	KeepReserved bool               `toml:"keep_reserved"`
@@ -190,6 +202,7 @@ type fileFeed struct {
 	InferPrefix6  *int     `toml:"infer_prefix6"`
 	InferMin      *int     `toml:"infer_min"`
 	InferConf     *int     `toml:"infer_confidence"`
+	Retain        string   `toml:"retain"`
 }
 
 // LoadConfig reads and checks a config file. Every error is a
@@ -235,6 +248,17 @@ func ParseConfig(data []byte, path string) (*Config, error) {
 	}
 	if fc.CacheDir != "" {
 		c.CacheDir = c.Resolve(fc.CacheDir)
+	}
+	if fc.StateDir != "" {
+		c.StateDir = c.Resolve(fc.StateDir)
+	}
+	c.HistoryHorizon = DefaultHistoryHorizon
+	if fc.Horizon != "" {
+		d, ok := parseDays(fc.Horizon)
+		if !ok {
+			bad(pos.key("", "history_horizon"), "history_horizon %q: want a positive whole number of days such as 90d", fc.Horizon)
+		}
+		c.HistoryHorizon = d
 	}
 	if fc.IPv6Prefix != nil {
 		c.IPv6Prefix = *fc.IPv6Prefix
@@ -431,8 +455,15 @@ func ParseConfig(data []byte, path string) (*Config, error) {
 		if (ff.InferMin != nil || ff.InferConf != nil) && f.InferPrefix == 0 && f.InferPrefix6 == 0 {
 			bad(at("infer_min"), "feed %q: infer_min and infer_confidence need infer_prefix or infer_prefix6", ff.Name)
 		}
+		if ff.Retain != "" {
+			d, ok := parseDays(ff.Retain)
+			if !ok {
+				bad(at("retain"), "feed %q: retain %q: want a positive whole number of days such as 14d", ff.Name, ff.Retain)
+			}
+			f.Retain = d
+		}
 		if ff.Kind == schema.KindASN {
-			for _, k := range []string{"provider", "confidence", "clears", "infer_prefix", "infer_prefix6"} {
+			for _, k := range []string{"provider", "confidence", "clears", "infer_prefix", "infer_prefix6", "retain"} {
 				if l := pos.key(sec, k); l > 0 {
 					bad(l, "feed %q: %s does not apply to an asn feed", ff.Name, k)
 				}
@@ -538,6 +569,7 @@ func (c *Config) BuilderFeed(f FeedConfig) Feed {
 		Provider: f.Provider, Confidence: c.EffectiveConfidence(f), Clears: f.Clears,
 		InferPrefix: f.InferPrefix, InferPrefix6: f.InferPrefix6,
 		InferMin: f.InferMin, InferConfidence: f.InferConfidence,
+		Retain: f.Retain,
 	}
 }
 
@@ -598,6 +630,15 @@ func parseDuration(s string) (time.Duration, error) {
 		return time.Duration(days)*24*time.Hour + rest, nil
 	}
 	return time.ParseDuration(s)
+}
+
+// parseDays parses a duration of whole days ("14d", "336h").
+func parseDays(s string) (int, bool) {
+	d, err := parseDuration(s)
+	if err != nil || d <= 0 || d%(24*time.Hour) != 0 {
+		return 0, false
+	}
+	return int(d / (24 * time.Hour)), true
 }
 
 func sortedKeys[V any](m map[string]V) []string {

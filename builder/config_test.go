@@ -110,6 +110,10 @@ func TestParseConfigErrors(t *testing.T) {
 		{"duplicate output path", "[[output]]\npath = \"a.mmdb\"\ntype = \"GeoLite2-ASN\"\n\n[[output]]\npath = \"./a.mmdb\"\ntype = \"GeoIP2-Anonymous-IP\"\n", 6, `duplicate output path "./a.mmdb" (first at line 2)`},
 		{"output path is out", "out = \"db.mmdb\"\n[[output]]\npath = \"db.mmdb\"\ntype = \"GeoLite2-ASN\"\n", 3, "is the out file"},
 		{"unknown output key", "[[output]]\npath = \"a.mmdb\"\nformat = \"x\"\n", 3, "unknown key"},
+		{"retain in hours", goodFeed + "retain = \"36h\"\n", 7, "whole number of days"},
+		{"retain zero", goodFeed + "retain = \"0d\"\n", 7, "retain"},
+		{"retain on an asn feed", strings.Replace(goodFeed, `kind = "abuse"`, `kind = "asn"`, 1) + "retain = \"7d\"\n", 7, "does not apply to an asn feed"},
+		{"history_horizon", "history_horizon = \"soon\"\n", 1, "history_horizon"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -175,5 +179,27 @@ type = "GeoLite2-ASN"
 	}
 	if len(cfg.Feeds) != 1 || cfg.Feeds[0].Line != 3 {
 		t.Errorf("Feeds = %+v, want the one feed at line 3", cfg.Feeds)
+	}
+}
+
+func TestParseConfigHistory(t *testing.T) {
+	t.Parallel()
+	cfg, err := builder.ParseConfig([]byte("state_dir = \"st\"\nhistory_horizon = \"30d\"\n"+goodFeed+"retain = \"14d\"\n"),
+		filepath.Join("/etc/ipintel", "ipintel.toml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.StateDir != filepath.Join("/etc/ipintel", "st") || cfg.HistoryHorizon != 30 || cfg.Feeds[0].Retain != 14 {
+		t.Errorf("state_dir %q, history_horizon %d, retain %d; want /etc/ipintel/st, 30, 14", cfg.StateDir, cfg.HistoryHorizon, cfg.Feeds[0].Retain)
+	}
+	if f := cfg.BuilderFeed(cfg.Feeds[0]); f.Retain != 14 {
+		t.Errorf("BuilderFeed retain = %d, want 14", f.Retain)
+	}
+	cfg, err = builder.ParseConfig([]byte(goodFeed), "ipintel.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.StateDir != "" || cfg.HistoryHorizon != builder.DefaultHistoryHorizon {
+		t.Errorf("defaults: state_dir %q, history_horizon %d", cfg.StateDir, cfg.HistoryHorizon)
 	}
 }

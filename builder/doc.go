@@ -40,6 +40,19 @@
 // The result does not depend on the order of entries, nor on the order of
 // feeds other than asn feeds (whose order breaks ties).
 //
+// # History
+//
+// With [Options.History] (Run: a state_dir), the merge joins each feed's
+// entries with the history of the previous builds: an entry keeps the
+// first build date that listed it; one that vanished counts on for its
+// feed's [Feed.Retain] days at w × (1 − age/retain); every network with
+// a risk category is dated with network_first_seen and network_last_seen
+// from the entries still counting there. Each entry also goes into a date
+// layer of its feed, keyed by its categories, dates and fade, so the
+// sweep knows its dates without multiplying the category layers. Run
+// writes the updated history ([Builder.History]) only after the database
+// is published.
+//
 // # Algorithm
 //
 // Add keeps, per feed, the spans its entries cover, and the asn entries in

@@ -46,6 +46,10 @@ type Feed struct {
 	InferMin int
 	// InferConfidence is the confidence of an inferred block; 0 means 50.
 	InferConfidence int
+	// Retain is how many days an entry that vanished from the feed keeps
+	// counting, at a weight that fades linearly to 0 (DESIGN.md §4
+	// History); 0 keeps nothing. It needs [Options.History].
+	Retain int
 }
 
 // DefaultConfidence is the confidence of a feed that sets none and whose
@@ -77,6 +81,7 @@ type FeedStats struct {
 	Trimmed  int // entries partly inside reserved space: the reserved part dropped
 	Aliased  int // IPv6 entries wholly inside space aliased to IPv4, dropped
 	Inferred int // blocks added by block inference
+	Retained int // entries no longer listed, kept from the history (DESIGN.md §4 History)
 }
 
 // CategoryStats counts the networks of one category in the written database.
@@ -106,6 +111,14 @@ type feedState struct {
 	asns    map[uint32]struct{}
 	infer   []inferEntry // entries kept for block inference
 	stats   FeedStats
+
+	// History (Options.History set): the entries of this build, whether
+	// they come from an older copy, the dates of the asn-list's ASNs and
+	// the feed's date layers.
+	hist       []histEntry
+	stale      bool
+	asnSeen    map[uint32]seenDates
+	dateLayers map[dateKey]int
 }
 
 // layerKey tells the layers of one feed apart: entries that set the same
@@ -127,6 +140,7 @@ type layerKey struct {
 type layer struct {
 	feed int
 	layerKey
+	seen  *seenDates // a date layer: dates and weight, no categories of its own
 	spans []span
 }
 
@@ -224,6 +238,7 @@ func (b *Builder) Add(feed string, e feeds.Entry) error {
 			f.stats.ASNs++
 		}
 		f.stats.Entries++
+		b.recordEntry(f, histEntry{asn: e.ASN, cats: f.cat})
 		return nil
 	}
 	if f.Kind == schema.KindASN && e.ASN == 0 {
@@ -263,13 +278,20 @@ func (b *Builder) Add(feed string, e feeds.Entry) error {
 	if c := e.Categories &^ schema.CategoryAllow; c != 0 && f.Kind != schema.KindAllow {
 		cats = c
 	}
-	k := layerKey{cats: cats, provider: cmp.Or(e.Provider, f.Provider), conf: f.conf}
+	b.addSpan(fi, f.entryKey(cats, e.Provider, pfx), s)
+	b.recordEntry(f, histEntry{pfx: pfx, cats: cats, provider: e.Provider})
+	return nil
+}
+
+// entryKey returns the layer of an entry of f with the given categories
+// and own provider, placed at pfx.
+func (f *feedState) entryKey(cats schema.Category, provider string, pfx netip.Prefix) layerKey {
+	k := layerKey{cats: cats, provider: cmp.Or(provider, f.Provider), conf: f.conf}
 	if k.provider != "" || f.InferPrefix > 0 || f.InferPrefix6 > 0 {
 		// The most specific entry names the provider, across feeds too.
 		k.bits = uint8(pfx.Bits())
 	}
-	b.addSpan(fi, k, s)
-	return nil
+	return k
 }
 
 // place widens an IPv6 prefix to the aggregation length and drops or
@@ -394,6 +416,7 @@ func (b *Builder) inferBlocks() {
 			}
 			f.stats.Inferred++
 			b.addSpan(fi, layerKey{cats: f.cat, provider: k.provider, conf: uint8(conf), bits: uint8(pfx.Bits()), inferred: true}, s)
+			b.recordEntry(f, histEntry{pfx: pfx, cats: f.cat, provider: k.provider, inferred: true})
 		}
 	}
 }
@@ -553,6 +576,11 @@ type event struct {
 // returns every record.
 func (b *Builder) merge(ctx context.Context, emit func([]outRange, []*record) error) ([]*record, error) {
 	b.inferBlocks()
+	if b.opts.History != nil {
+		b.applyHistory(dayOf(b.buildEpoch()))
+		b.dated = true
+		b.opts.History = nil // what it held is in the layers and b.next now
+	}
 	for _, l := range b.layers {
 		l.spans = normalizeSpans(l.spans)
 	}
@@ -744,11 +772,19 @@ func (h *feedHit) better(l *layer) bool {
 func (m *recordMaker) make(active []uint64, asn int32) int32 {
 	b := m.b
 	hits := make([]feedHit, len(b.feeds))
+	var seen [][]seenDates // per feed, the dates of its entries here (history only)
+	if b.dated {
+		seen = make([][]seenDates, len(b.feeds))
+	}
 	for w, word := range active {
 		for word != 0 {
 			bit := bits.TrailingZeros64(word)
 			word &^= 1 << bit
 			l := b.layers[w*64+bit]
+			if l.seen != nil {
+				seen[l.feed] = append(seen[l.feed], *l.seen)
+				continue
+			}
 			h := &hits[l.feed]
 			h.cats |= l.cats
 			if h.better(l) {
@@ -769,6 +805,9 @@ func (m *recordMaker) make(active []uint64, asn int32) int32 {
 			h.cats |= f.cat
 			if !h.on {
 				h.provider, h.conf, h.bits, h.on = f.Provider, f.conf, -1, true
+			}
+			if sd, ok := f.asnSeen[r.asn]; ok && seen != nil {
+				seen[fi] = append(seen[fi], sd)
 			}
 		}
 	}
@@ -805,6 +844,8 @@ func (m *recordMaker) make(active []uint64, asn int32) int32 {
 	var cats schema.Category
 	var weights [16]float64 // by category bit
 	var conf uint8
+	var first, last day
+	dated := false
 	best := -1
 	for fi, h := range hits {
 		if h.cats == 0 {
@@ -816,8 +857,31 @@ func (m *recordMaker) make(active []uint64, asn int32) int32 {
 		if f.Kind != schema.KindAllow {
 			for c := h.cats & schema.CategoryRisk; c != 0; c &= c - 1 {
 				i := bits.TrailingZeros16(uint16(c))
-				weights[i] = max(weights[i], f.Weight)
+				w := f.Weight
+				if seen != nil {
+					// The feed's weight for the category is that of its
+					// strongest entry setting it: retained ones fade.
+					w = 0
+					for _, sd := range seen[fi] {
+						if sd.cats&c&-c != 0 {
+							w = max(w, f.Weight*sd.fade)
+						}
+					}
+				}
+				weights[i] = max(weights[i], w)
 			}
+		}
+		for _, sd := range seenOf(seen, fi) {
+			if sd.cats&h.cats&schema.CategoryRisk == 0 {
+				continue
+			}
+			if !dated || sd.first < first {
+				first = sd.first
+			}
+			if !dated || sd.last > last {
+				last = sd.last
+			}
+			dated = true
 		}
 		anon := h.cats&schema.CategoryAnonymizer != 0
 		if anon {
@@ -866,9 +930,13 @@ func (m *recordMaker) make(active []uint64, asn int32) int32 {
 	if cats&schema.CategoryAnonymizer != 0 {
 		r.confidence = uint16(conf)
 	}
+	if dated && cats&schema.CategoryRisk != 0 {
+		r.firstSeen, r.lastSeen = first.String(), last.String()
+	}
 	r.cats = cats
 	var vk strings.Builder
-	fmt.Fprintf(&vk, "%d|%d|%s|%d|%s|%s|%d", r.cats, r.asn, r.org, r.score, strings.Join(r.sources, ","), r.provider, r.confidence)
+	fmt.Fprintf(&vk, "%d|%d|%s|%d|%s|%s|%d|%s|%s", r.cats, r.asn, r.org, r.score, strings.Join(r.sources, ","), r.provider, r.confidence,
+		r.firstSeen, r.lastSeen)
 	for _, c := range r.cleared {
 		fmt.Fprintf(&vk, "|%s>%d>%s", c.feed, c.cats, c.by)
 	}
@@ -879,6 +947,13 @@ func (m *recordMaker) make(active []uint64, asn int32) int32 {
 	m.records = append(m.records, r)
 	m.byValue[vk.String()] = id
 	return id
+}
+
+func seenOf(seen [][]seenDates, fi int) []seenDates {
+	if seen == nil {
+		return nil
+	}
+	return seen[fi]
 }
 
 // Score combines feed weights by noisy-OR, 100 × (1 − Π(1 − wᵢ)), rounded

@@ -38,6 +38,8 @@ type dbRecord struct {
 	Sources            []string `maxminddb:"sources"`
 	Provider           string   `maxminddb:"provider_name"`
 	Confidence         uint16   `maxminddb:"anonymizer_confidence"`
+	FirstSeen          string   `maxminddb:"network_first_seen"`
+	LastSeen           string   `maxminddb:"network_last_seen"`
 	Cleared            []struct {
 		Feed     string `maxminddb:"feed"`
 		Category string `maxminddb:"category"`
@@ -66,7 +68,7 @@ func (r dbRecord) answer(found bool) oracle.Answer {
 		cleared = append(cleared, oracle.Cleared{Feed: x.Feed, Category: x.Category, By: x.By})
 	}
 	return oracle.Answer{Found: found, Categories: c, ASN: r.ASN, Org: r.Org, Sources: r.Sources, Score: r.Score,
-		Provider: r.Provider, Confidence: r.Confidence, Cleared: cleared}
+		Provider: r.Provider, Confidence: r.Confidence, Cleared: cleared, FirstSeen: r.FirstSeen, LastSeen: r.LastSeen}
 }
 
 func lookupDB(t *testing.T, db *maxminddb.Reader, addr netip.Addr) oracle.Answer {
@@ -85,7 +87,8 @@ func lookupDB(t *testing.T, db *maxminddb.Reader, addr netip.Addr) oracle.Answer
 func sameAnswer(a, b oracle.Answer) bool {
 	return a.Found == b.Found && a.Categories == b.Categories && a.ASN == b.ASN && a.Org == b.Org &&
 		a.Score == b.Score && slices.Equal(a.Sources, b.Sources) &&
-		a.Provider == b.Provider && a.Confidence == b.Confidence && slices.Equal(a.Cleared, b.Cleared)
+		a.Provider == b.Provider && a.Confidence == b.Confidence && slices.Equal(a.Cleared, b.Cleared) &&
+		a.FirstSeen == b.FirstSeen && a.LastSeen == b.LastSeen
 }
 
 // samples returns addresses that probe every entry and every inferred
@@ -433,5 +436,168 @@ func TestOracleSynthetic(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// historyKey identifies an entry in the history: its prefix as placed, or
+// its ASN.
+type historyKey struct {
+	pfx netip.Prefix
+	asn uint32
+}
+
+func keyOf(e feeds.Entry, v6 int) historyKey {
+	if !e.Prefix.IsValid() {
+		return historyKey{asn: e.ASN}
+	}
+	p := e.Prefix.Masked()
+	if p.Addr().Is4In6() && p.Bits() >= 96 {
+		p = netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-96)
+	}
+	if p.Addr().Is6() && p.Bits() > v6 {
+		p = netip.PrefixFrom(p.Addr(), v6).Masked()
+	}
+	return historyKey{pfx: p}
+}
+
+// TestOracleHistory builds synthetic feeds day after day for a month,
+// each day's copy a random part of each feed's entries, carrying the
+// history from build to build, and compares the last database with the
+// oracle given every entry's first and last day: the dates, the retained
+// entries and their faded weights.
+func TestOracleHistory(t *testing.T) {
+	t.Parallel()
+	const (
+		days    = 30
+		horizon = 10
+		v6      = 64
+	)
+	r := rand.New(rand.NewPCG(7, 7))
+	for round := range 3 {
+		fs := synthetic(r)
+		// One entry per key and feed (the history holds one), no block
+		// inference (the oracle does not model its history).
+		for i := range fs {
+			f := &fs[i]
+			f.InferPrefix, f.InferPrefix6 = 0, 0
+			if f.Kind != schema.KindASN {
+				f.Retain = []int{0, 1, 3, 7, 14}[r.IntN(5)]
+			}
+			seen := map[historyKey]bool{}
+			var es []feeds.Entry
+			for _, e := range f.Entries {
+				if k := keyOf(e, v6); !seen[k] {
+					seen[k] = true
+					es = append(es, e)
+				}
+			}
+			f.Entries = es
+		}
+		type dates struct{ first, last int }
+		known := make([]map[historyKey]dates, len(fs))
+		for i := range known {
+			known[i] = map[historyKey]dates{}
+		}
+		maxRetain := horizon
+		for _, f := range fs {
+			maxRetain = max(maxRetain, f.Retain)
+		}
+		var hist = &builder.History{}
+		var last []byte
+		var today int
+		build := func(d int, prev *builder.History, copies [][]feeds.Entry) ([]byte, *builder.History) {
+			b, err := builder.New(builder.Options{BuildEpoch: day0 + int64(d)*86400, History: prev, HistoryHorizon: horizon})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, f := range fs {
+				if err := b.AddFeed(builder.Feed{Name: f.Name, Kind: f.Kind, Weight: f.Weight, Provider: f.Provider,
+					Confidence: f.Confidence, Clears: f.Clears, Retain: f.Retain}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for fi, f := range fs {
+				for _, e := range copies[fi] {
+					if err := b.Add(f.Name, e); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+			var buf bytes.Buffer
+			if _, err := b.WriteTo(&buf); err != nil {
+				t.Fatal(err)
+			}
+			return buf.Bytes(), b.History()
+		}
+		var copies [][]feeds.Entry
+		for d := range days {
+			today = int(day0/86400) + d
+			copies = make([][]feeds.Entry, len(fs))
+			for fi, f := range fs {
+				for _, e := range f.Entries {
+					// asn tables are always whole; other feeds list each
+					// entry on about two days out of three.
+					if f.Kind == schema.KindASN || r.IntN(3) != 0 {
+						copies[fi] = append(copies[fi], e)
+					}
+				}
+				if f.Kind == schema.KindASN {
+					continue
+				}
+				for _, e := range copies[fi] {
+					k := keyOf(e, v6)
+					dt, ok := known[fi][k]
+					if !ok {
+						dt.first = today
+					}
+					dt.last = today
+					known[fi][k] = dt
+				}
+				for k, dt := range known[fi] {
+					if today-dt.last > maxRetain {
+						delete(known[fi], k)
+					}
+				}
+			}
+			prev := hist
+			last, hist = build(d, prev, copies)
+			if d == days-1 {
+				// The same inputs, history and epoch give the same bytes.
+				again, h2 := build(d, prev, copies)
+				var x, y bytes.Buffer
+				hist.WriteTo(&x)
+				h2.WriteTo(&y)
+				if !bytes.Equal(again, last) || !bytes.Equal(x.Bytes(), y.Bytes()) {
+					t.Fatalf("round %d: rebuilding from the same history differs", round)
+				}
+			}
+		}
+		// The oracle sees every entry the history remembers, with its days;
+		// those gone for good are left out.
+		ofs := slices.Clone(fs)
+		for fi := range ofs {
+			f := &ofs[fi]
+			if f.Kind == schema.KindASN {
+				continue
+			}
+			var es []feeds.Entry
+			var seen []oracle.Seen
+			for _, e := range fs[fi].Entries {
+				if dt, ok := known[fi][keyOf(e, v6)]; ok {
+					es = append(es, e)
+					seen = append(seen, oracle.Seen{First: dt.first, Last: dt.last})
+				}
+			}
+			f.Entries, f.Seen = es, seen
+		}
+		db, err := maxminddb.OpenBytes(last)
+		if err != nil {
+			t.Fatal(err)
+		}
+		compareAll(t, db, ofs, oracle.Options{IPv6Prefix: v6, IsReserved: builder.IsReserved, History: true, Today: today},
+			samples(ofs, r, 300))
+		if t.Failed() {
+			t.Fatalf("round %d failed", round)
+		}
 	}
 }

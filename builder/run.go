@@ -45,6 +45,9 @@ type RunOptions struct {
 	Version string
 	// Now returns the current time for max_age. Default time.Now.
 	Now func() time.Time
+	// StateDir holds the history (DESIGN.md §4 History); it wins over the
+	// config's state_dir. "" and no state_dir: no history.
+	StateDir string
 	// Force publishes a database that fails a whole-database gate, and
 	// leaves out required feeds that have no copy; the manifest lists what
 	// was overridden.
@@ -70,6 +73,7 @@ type FeedSummary struct {
 	IPv6       int    `json:"ipv6"`    // of which IPv6
 	ASNs       int    `json:"asns,omitempty"`
 	Reserved   int    `json:"reserved_dropped,omitempty"` // entries dropped as reserved or aliased space
+	Retained   int    `json:"retained,omitempty"`         // entries no longer listed, kept from the history
 	Inferred   int    `json:"inferred,omitempty"`         // blocks added by block inference
 	TooLarge   int    `json:"too_large,omitempty"`        // invalid lines larger than max_entry_size
 	Gate       string `json:"gate"`
@@ -97,7 +101,11 @@ type Summary struct {
 	Categories []CategorySummary `json:"categories"`
 	Outputs    []OutputSummary   `json:"outputs,omitempty"` // companion files written
 	Forced     []string          `json:"forced,omitempty"`  // gates a forced build overrode
-	Seconds    float64           `json:"seconds"`
+	History    string            `json:"history,omitempty"` // the history file written, "" without a state_dir
+	// HistoryEntries and HistorySize count the history written.
+	HistoryEntries int     `json:"history_entries,omitempty"`
+	HistorySize    int64   `json:"history_size,omitempty"`
+	Seconds        float64 `json:"seconds"`
 }
 
 // beforeRename is a test hook run after the temporary file is written and
@@ -190,10 +198,22 @@ func Run(ctx context.Context, cfg *Config, opts RunOptions) (*Summary, error) {
 		return nil
 	}
 
+	stateDir := opts.StateDir
+	if stateDir == "" {
+		stateDir = cfg.StateDir
+	}
+	var hist *History
+	if stateDir != "" {
+		if hist, err = ReadHistory(stateDir); err != nil {
+			return nil, err
+		}
+	}
 	b, err := New(Options{
-		IPv6Prefix:   cfg.IPv6Prefix,
-		KeepReserved: cfg.KeepReserved,
-		DatabaseType: cfg.DatabaseType,
+		IPv6Prefix:     cfg.IPv6Prefix,
+		KeepReserved:   cfg.KeepReserved,
+		DatabaseType:   cfg.DatabaseType,
+		History:        hist,
+		HistoryHorizon: cfg.HistoryHorizon,
 	})
 	if err != nil {
 		return nil, err
@@ -229,6 +249,9 @@ func Run(ctx context.Context, cfg *Config, opts RunOptions) (*Summary, error) {
 			} else {
 				return nil, err
 			}
+		}
+		if mf.Gate == GateFallback {
+			b.setStale(fc.Name)
 		}
 		if t, err := http.ParseTime(mf.LastModified); err == nil && t.After(newest) {
 			newest = t
@@ -267,6 +290,7 @@ func Run(ctx context.Context, cfg *Config, opts RunOptions) (*Summary, error) {
 		if fs, ok := st.Feeds[manifest.Feeds[i].Name]; ok {
 			manifest.Feeds[i].Inferred = fs.Inferred
 			sum.Feeds[i].Inferred = fs.Inferred
+			sum.Feeds[i].Retained = fs.Retained
 		}
 	}
 	manifest.Categories = map[string]schema.ManifestCategory{}
@@ -286,6 +310,19 @@ func Run(ctx context.Context, cfg *Config, opts RunOptions) (*Summary, error) {
 	size, outputs, err := writeBuild(ctx, b, out, cfg.Outputs)
 	if err != nil {
 		return nil, err
+	}
+	if stateDir != "" {
+		// Only once the database is published: a build that fails before
+		// leaves the history as it was. A build killed between the two
+		// renames leaves the previous history, which the next build reads
+		// as it would after a failed build.
+		h := b.History()
+		n, err := writeHistory(stateDir, h)
+		if err != nil {
+			return nil, fmt.Errorf("database published, but its history was not saved: %w", err)
+		}
+		sum.History = filepath.Join(stateDir, HistoryFile)
+		sum.HistoryEntries, sum.HistorySize = h.Len(), n
 	}
 	sum.Outputs = outputs
 	sum.Size = size

@@ -24,7 +24,7 @@ import (
 func init() {
 	register(&command{
 		Name:      "build",
-		UsageLine: "ipintel build [-config file] [-out file] [-offline] [-epoch N] [-json] [-every interval] [-quiet]",
+		UsageLine: "ipintel build [-config file] [-out file] [-state-dir dir] [-offline] [-epoch N] [-json] [-every interval] [-quiet]",
 		Short:     "build the database from the feeds of a config",
 		Long: `
 Build fetches every feed of the config (default ipintel.toml), parses it,
@@ -34,7 +34,10 @@ with a warning, or fails the build when its on_gate_failure is "fail". The
 database is written to a temporary file beside the output and renamed over
 it, so a failed or killed build leaves the previous database untouched.
 
--out wins over the config's out. -offline builds URL feeds from the cache
+-out wins over the config's out; -state-dir wins over its state_dir, the
+directory of the history (first and last seen dates, retained entries).
+The history is written after the database is published: a build that
+fails, is gated or interrupted leaves it as it was. -offline builds URL feeds from the cache
 only. The build_epoch of the file is -epoch, else $SOURCE_DATE_EPOCH, else
 the newest Last-Modified of the copies used (so the same copies rebuild
 into the same bytes), else the current time.
@@ -79,6 +82,7 @@ a usage error, 130 or 143 when a signal stopped the build.`,
 			var o buildOpts
 			fs.StringVar(&o.config, "config", "ipintel.toml", "config `file`")
 			fs.StringVar(&o.out, "out", "", "output database `file` (default: the config's out)")
+			fs.StringVar(&o.stateDir, "state-dir", "", "history `directory` (default: the config's state_dir)")
 			fs.BoolVar(&o.offline, "offline", false, "use cached copies of URL feeds; never touch the network")
 			fs.StringVar(&o.epoch, "epoch", "", "build_epoch in Unix `seconds` (default $SOURCE_DATE_EPOCH, else the newest input)")
 			fs.BoolVar(&o.json, "json", false, "print the summary as JSON on standard output")
@@ -98,6 +102,7 @@ a usage error, 130 or 143 when a signal stopped the build.`,
 
 type buildOpts struct {
 	config, out, epoch string
+	stateDir           string
 	offline, json      bool
 	quiet, force       bool
 	check              bool
@@ -214,12 +219,13 @@ func buildOnce(ctx context.Context, e *env, o buildOpts, epoch int64, log *slog.
 		prog = &progressLine{w: e.stderr}
 	}
 	opts := builder.RunOptions{
-		Out:     out,
-		Offline: o.offline,
-		Epoch:   epoch,
-		Logger:  log,
-		Version: version(),
-		Force:   o.force,
+		Out:      out,
+		StateDir: o.stateDir,
+		Offline:  o.offline,
+		Epoch:    epoch,
+		Logger:   log,
+		Version:  version(),
+		Force:    o.force,
 	}
 	if prog != nil {
 		opts.Progress = prog.update
@@ -304,6 +310,9 @@ func writeSummary(w io.Writer, s *builder.Summary) {
 	tw.Flush()
 	fmt.Fprintf(w, "\nwrote %s: %d networks, %d distinct records, %s bytes, build_epoch %d, %.1fs\n",
 		s.Out, s.Networks, s.Records, groupDigits(s.Size), s.BuildEpoch, s.Seconds)
+	if s.History != "" {
+		fmt.Fprintf(w, "history %s: %d entries, %s bytes\n", s.History, s.HistoryEntries, groupDigits(s.HistorySize))
+	}
 }
 
 func groupDigits(n int64) string {

@@ -35,7 +35,12 @@ Addresses are counted exactly by sweeping both databases in address order:
 IPv4 in addresses, IPv6 in /64s (a piece of a /64 counts as one /64). A
 network is added for a category when the new database has that exact
 prefix with the category and the old one does not, and removed the other
-way round.`,
+way round.
+
+When the new database carries first and last seen dates (a build with a
+history), diff also counts its networks whose evidence is retained rather
+than freshly listed: those whose network_last_seen is before the new
+build's date, and the addresses they cover.`,
 		Flags: func(fs *flag.FlagSet) func(context.Context, *env, []string) int {
 			asJSON := fs.Bool("json", false, "print JSON")
 			return func(ctx context.Context, e *env, args []string) int {
@@ -61,6 +66,30 @@ type diffJSON struct {
 type diffSide struct {
 	BuildEpoch string `json:"build_epoch"`
 	Networks   int    `json:"networks"`
+	// Dated counts the networks with a network_last_seen; Retained those
+	// of them last seen before the build's date (evidence kept from the
+	// history, not listed by the build), with their addresses. Both are
+	// left out for a database without dates.
+	Dated     int           `json:"networks_dated,omitempty"`
+	Retained  *int          `json:"networks_retained,omitempty"`
+	RetainedA *addressCount `json:"retained,omitempty"`
+}
+
+// count counts a network of the side's database built on day built.
+func (s *diffSide) count(sp span, built lookup.Date) {
+	s.Networks++
+	last := sp.rec.LastSeen
+	if last.IsZero() {
+		return
+	}
+	s.Dated++
+	if s.Retained == nil {
+		s.Retained, s.RetainedA = new(int), &addressCount{}
+	}
+	if last < built {
+		*s.Retained++
+		s.RetainedA.add(rangeCount(sp.lo, sp.hi))
+	}
 }
 
 // diffCount counts what was added and removed for one category or feed.
@@ -164,13 +193,17 @@ func diffDBs(ctx context.Context, oldDB, newDB *lookup.DB) (*diffJSON, error) {
 		src[i] = &spans{next: next, stop: stop, name: [2]string{"old", "new"}[i]}
 	}
 	var cur [2]*span
+	var built [2]lookup.Date
+	for i, db := range dbs {
+		built[i] = lookup.Date(db.Metadata().BuildEpoch.Unix() / 86400)
+	}
 	advance := func(i int) {
 		if sp, ok := src[i].pull(); ok {
 			cur[i] = &sp
 			if i == 0 {
-				d.Old.Networks++
+				d.Old.count(sp, built[0])
 			} else {
-				d.New.Networks++
+				d.New.count(sp, built[1])
 			}
 		} else {
 			cur[i] = nil
@@ -345,7 +378,12 @@ func (d *diffJSON) network(dbs [2]*lookup.DB, i int, rec, other lookup.Record) {
 
 func printDiff(w io.Writer, d *diffJSON) {
 	fmt.Fprintf(w, "old: build_epoch %s, %d networks\n", d.Old.BuildEpoch, d.Old.Networks)
-	fmt.Fprintf(w, "new: build_epoch %s, %d networks\n\n", d.New.BuildEpoch, d.New.Networks)
+	fmt.Fprintf(w, "new: build_epoch %s, %d networks\n", d.New.BuildEpoch, d.New.Networks)
+	if r := d.New.Retained; r != nil {
+		fmt.Fprintf(w, "new: %d of %d dated networks retained (last seen before the build): %s IPv4 addresses, %s IPv6 /64s\n",
+			*r, d.New.Dated, fmtCount(d.New.RetainedA.IPv4), fmtCount(d.New.RetainedA.IPv6))
+	}
+	fmt.Fprintln(w)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	row := func(kind, name string, c *diffCount) {
 		fmt.Fprintf(tw, "%s\t%s\t+%d -%d\t+%s -%s\t+%s -%s\n", kind, name, c.NetworksAdded, c.NetworksRemoved,

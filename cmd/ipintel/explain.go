@@ -22,7 +22,7 @@ import (
 func init() {
 	register(&command{
 		Name:      "explain",
-		UsageLine: "ipintel explain -db file [-json] addr",
+		UsageLine: "ipintel explain -db file [-config file] [-json] addr",
 		Short:     "show why an address gets its score and action",
 		Long: `
 Explain shows how the database classifies one address: the matched
@@ -36,12 +36,18 @@ over categories, each counted once at its strongest feed's weight
 with the score it was decided on and whether that score is the one stored
 in the file or the policy's.
 
+With -config, the history the builder keeps in the config's state_dir is
+shown too, per feed: the entries that cover the address, when they were
+first and last listed, and their weight on the day of the last build
+(retained entries fade; see "ipintel help history").
+
 A file that stores no risk_score (MaxMind's, for instance) is scored by
 the policy from the default weight of each category; explain then shows
 that arithmetic.`,
 		Flags: func(fs *flag.FlagSet) func(context.Context, *env, []string) int {
 			db := fs.String("db", "", "database `file` (required)")
 			asJSON := fs.Bool("json", false, "print JSON")
+			config := fs.String("config", "", "config `file` whose state_dir history to show per feed")
 			return func(ctx context.Context, e *env, args []string) int {
 				if *db == "" {
 					return report(e, "explain", usageError("-db is required"))
@@ -49,7 +55,7 @@ that arithmetic.`,
 				if len(args) != 1 {
 					return report(e, "explain", usageError("want exactly one address"))
 				}
-				return runExplain(e, *db, args[0], *asJSON)
+				return runExplain(e, *db, args[0], *asJSON, *config)
 			}
 		},
 	})
@@ -74,6 +80,8 @@ type explanation struct {
 	Score      explainScore     `json:"score"`
 	Action     string           `json:"action"`
 	Thresholds map[string]int   `json:"thresholds"`
+	// History is, with -config, what the state_dir's history says per feed.
+	History *addressHistory `json:"history,omitempty"`
 }
 
 type explainFeed struct {
@@ -112,7 +120,7 @@ type explainScore struct {
 	Decided  uint8  `json:"decided"`  // the score the action was decided on
 }
 
-func runExplain(e *env, path, raw string, asJSON bool) int {
+func runExplain(e *env, path, raw string, asJSON bool, config string) int {
 	addr, err := parseQueryAddr(raw)
 	if err != nil {
 		return report(e, "explain", usageError("bad address: %v", err))
@@ -128,6 +136,9 @@ func runExplain(e *env, path, raw string, asJSON bool) int {
 			return report(e, "explain", err)
 		}
 		x.setCleared(db, cleared)
+	}
+	if x.History, err = historyFor(config, addr); err != nil {
+		return report(e, "explain", err)
 	}
 	if asJSON {
 		b, err := marshalIndent(x)
@@ -399,6 +410,10 @@ func printExplanation(w io.Writer, x explanation) error {
 		if err := tw.Flush(); err != nil {
 			return fmt.Errorf("write output: %w", err)
 		}
+	}
+	if x.History != nil {
+		fmt.Fprintln(w)
+		printHistory(w, *x.History)
 	}
 	printScore(w, x)
 	from := "stored in the file"

@@ -28,8 +28,12 @@ fewest CIDRs (adjacent and nested networks merged), in a format a firewall
 or proxy reads:
 
 	cidr       one CIDR per line, the union of the categories, IPv4 first
-	csv        network,category rows (a header line first), per category
-	jsonl      {"network":…,"category":…} per line, per category
+	csv        network,category,first_seen,last_seen rows (a header line
+	           first), per category; the dates are the networks'
+	           network_first_seen and network_last_seen ("" when the
+	           database has none), networks of one category and dates merged
+	jsonl      {"network":…,"category":…,"network_first_seen":…,
+	           "network_last_seen":…} per line, likewise
 	nginx-geo  a geo block for nginx's http {} context:
 	             geo $ipintel_category { default ""; 192.0.2.0/24 "tor_exit,hosting"; … }
 	           the value is the comma-separated categories of the client's
@@ -140,6 +144,8 @@ func runExport(ctx context.Context, e *env, dbPath, format, category, setName st
 	switch format {
 	case "nginx-geo":
 		err = exportNginx(ctx, w, db, cats, setName)
+	case "csv", "jsonl":
+		err = exportDated(ctx, w, db, cats, format)
 	default:
 		err = exportSets(ctx, w, db, cats, format, setName)
 	}
@@ -274,21 +280,62 @@ func exportSets(ctx context.Context, w *bufio.Writer, db *lookup.DB, cats lookup
 		}
 		writeIPSet(w, setName, "inet", v4)
 		writeIPSet(w, setName+"-v6", "inet6", v6)
-	case "csv", "jsonl":
-		if format == "csv" {
-			fmt.Fprintln(w, "network,category")
+	}
+	return nil
+}
+
+// datedKey groups the networks of one category with the same dates.
+type datedKey struct {
+	cat         lookup.Category
+	first, last lookup.Date
+}
+
+// exportDated writes the csv and jsonl formats: per category, the networks
+// aggregated among those with the same first and last seen dates.
+func exportDated(ctx context.Context, w *bufio.Writer, db *lookup.DB, cats lookup.Category, format string) error {
+	builders := map[datedKey]*netipx.IPSetBuilder{}
+	roots := activeAliases(db)
+	n := 0
+	for pfx, rec := range db.All() {
+		if n++; n%65536 == 0 && ctx.Err() != nil {
+			return ctx.Err()
 		}
-		for _, c := range schema.Categories() {
-			s, ok := sets[c]
+		for c := rec.Categories & cats; c != 0; c &= c - 1 {
+			k := datedKey{cat: c & -c, first: rec.FirstSeen, last: rec.LastSeen}
+			b, ok := builders[k]
 			if !ok {
-				continue
+				b = &netipx.IPSetBuilder{}
+				builders[k] = b
 			}
-			for _, p := range s.Prefixes() {
-				if format == "csv" {
-					fmt.Fprintf(w, "%s,%s\n", p, c.Name())
-				} else {
-					fmt.Fprintf(w, "{\"network\":\"%s\",\"category\":\"%s\"}\n", p, c.Name())
-				}
+			withAliases(pfx, roots, b.AddPrefix)
+		}
+	}
+	type row struct {
+		pfx         netip.Prefix
+		first, last string
+	}
+	rows := map[lookup.Category][]row{}
+	for k, b := range builders {
+		s, err := b.IPSet()
+		if err != nil {
+			return fmt.Errorf("aggregate %s: %w", k.cat.Name(), err)
+		}
+		for _, p := range s.Prefixes() {
+			rows[k.cat] = append(rows[k.cat], row{p, k.first.String(), k.last.String()})
+		}
+	}
+	if format == "csv" {
+		fmt.Fprintln(w, "network,category,first_seen,last_seen")
+	}
+	for _, c := range schema.Categories() {
+		rs := rows[c]
+		slices.SortFunc(rs, func(x, y row) int { return x.pfx.Addr().Compare(y.pfx.Addr()) }) // disjoint
+		for _, r := range rs {
+			if format == "csv" {
+				fmt.Fprintf(w, "%s,%s,%s,%s\n", r.pfx, c.Name(), r.first, r.last)
+			} else {
+				fmt.Fprintf(w, "{\"network\":\"%s\",\"category\":\"%s\",\"network_first_seen\":\"%s\",\"network_last_seen\":\"%s\"}\n",
+					r.pfx, c.Name(), r.first, r.last)
 			}
 		}
 	}

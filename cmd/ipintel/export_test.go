@@ -73,7 +73,8 @@ func parseExports(t *testing.T, path string) exportedSets {
 	}
 	rows := map[string][]netip.Prefix{}
 	for line := range strings.Lines(exportOut(t, path, "-format", "csv", "-category", "all")) {
-		pfx, cat, _ := strings.Cut(strings.TrimSpace(line), ",")
+		pfx, rest, _ := strings.Cut(strings.TrimSpace(line), ",")
+		cat, _, _ := strings.Cut(rest, ",") // then first_seen, last_seen
 		if pfx != "network" {
 			rows[cat] = append(rows[cat], netip.MustParsePrefix(pfx))
 		}

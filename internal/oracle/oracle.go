@@ -11,6 +11,7 @@ import (
 	"net/netip"
 	"slices"
 	"strconv"
+	"time"
 
 	"github.com/ipintel/ipintel/feeds"
 	"github.com/ipintel/ipintel/internal/schema"
@@ -40,13 +41,28 @@ type Feed struct {
 	InferMin                  int
 	InferConfidence           int
 	Entries                   []feeds.Entry
+	// Retain is how many days an entry that is no longer listed keeps
+	// counting (DESIGN.md §4 History).
+	Retain int
+	// Seen, with Options.History, gives each entry (same index) the
+	// first and last day a build listed it; an entry last seen before
+	// Options.Today is no longer listed.
+	Seen []Seen
 }
+
+// Seen is when an entry was listed: days since 1970-01-01.
+type Seen struct{ First, Last int }
 
 // Options mirror the config's merge settings.
 type Options struct {
 	IPv6Prefix   int                   // default 64
 	KeepReserved bool                  // keep reserved space
 	IsReserved   func(netip.Addr) bool // the reserved space; nil means none
+	// History turns on the dates and retention of DESIGN.md §4 History,
+	// from each feed's Seen, for a build on day Today. Block inference is
+	// not modelled with it.
+	History bool
+	Today   int
 }
 
 // Cleared is one feed's categories that another feed cleared.
@@ -67,6 +83,34 @@ type Answer struct {
 	Provider   string
 	Confidence uint16 // anonymizer_confidence
 	Cleared    []Cleared
+	FirstSeen  string // network_first_seen, YYYY-MM-DD; "" without history
+	LastSeen   string // network_last_seen
+}
+
+// cover is one entry of a feed that covers the address and counts: its
+// categories, the factor its feed's weight is multiplied by and its days.
+type cover struct {
+	cats        schema.Category
+	fade        float64
+	first, last int
+}
+
+// entryFade returns the weight factor of entry i of f on day opts.Today,
+// and whether the entry counts at all: every entry without history; with
+// it, a listed entry at 1, an entry unseen for age days at
+// 1 − age/Retain while age < Retain.
+func entryFade(f *Feed, i int, opts Options) (float64, bool) {
+	if !opts.History {
+		return 1, true
+	}
+	age := opts.Today - f.Seen[i].Last
+	switch {
+	case age <= 0:
+		return 1, true
+	case age >= f.Retain:
+		return 0, false
+	}
+	return 1 - float64(age)/float64(f.Retain), true
 }
 
 // MMDBAddr returns the address whose record an MMDB with IPv4 aliasing
@@ -251,6 +295,7 @@ func Lookup(fs []Feed, opts Options, addr netip.Addr) Answer {
 
 	// What each feed says, from its covering entries.
 	hits := make([]hit, len(fs))
+	covers := make([][]cover, len(fs))
 	for fi := range fs {
 		f := &fs[fi]
 		if f.Kind == schema.KindASN {
@@ -262,7 +307,11 @@ func Lookup(fs []Feed, opts Options, addr netip.Addr) Answer {
 		if conf == 0 {
 			conf = defaultConfidence
 		}
-		for _, e := range f.Entries {
+		for i, e := range f.Entries {
+			fade, counts := entryFade(f, i, opts)
+			if !counts {
+				continue
+			}
 			c, bits := kindCat, -1
 			switch {
 			case !e.Prefix.IsValid():
@@ -283,6 +332,11 @@ func Lookup(fs []Feed, opts Options, addr netip.Addr) Answer {
 				h.bits, h.inferred, h.provider, h.conf = bits, false, f.provider(e), conf
 			}
 			h.cats |= c
+			cv := cover{cats: c, fade: fade}
+			if opts.History {
+				cv.first, cv.last = f.Seen[i].First, f.Seen[i].Last
+			}
+			covers[fi] = append(covers[fi], cv)
 		}
 		iconf := f.InferConfidence
 		if iconf == 0 {
@@ -297,6 +351,7 @@ func Lookup(fs []Feed, opts Options, addr netip.Addr) Answer {
 				h.bits, h.inferred, h.provider, h.conf = p.Bits(), true, e.Provider, iconf
 			}
 			h.cats |= kindCat
+			covers[fi] = append(covers[fi], cover{cats: kindCat, fade: 1})
 		}
 	}
 
@@ -328,6 +383,7 @@ func Lookup(fs []Feed, opts Options, addr netip.Addr) Answer {
 	// category, the provider and the anonymizer confidence.
 	maxWeight := map[schema.Category]float64{}
 	best := -1 // the feed that gives the provider
+	first, last, dated := 0, 0, false
 	for fi, f := range fs {
 		c := left[fi]
 		if c == 0 {
@@ -336,11 +392,31 @@ func Lookup(fs []Feed, opts Options, addr netip.Addr) Answer {
 		a.Categories |= c
 		a.Sources = append(a.Sources, f.Name)
 		for _, rc := range schema.Categories() {
-			if c&rc != 0 && rc&schema.CategoryRisk != 0 {
-				if w, ok := maxWeight[rc]; !ok || f.Weight > w {
-					maxWeight[rc] = f.Weight
+			if c&rc == 0 || rc&schema.CategoryRisk == 0 {
+				continue
+			}
+			// The feed's weight for the category: that of its strongest
+			// covering entry setting it (retained entries fade).
+			for _, cv := range covers[fi] {
+				if cv.cats&rc == 0 {
+					continue
+				}
+				if w, ok := maxWeight[rc]; !ok || f.Weight*cv.fade > w {
+					maxWeight[rc] = f.Weight * cv.fade
 				}
 			}
+		}
+		for _, cv := range covers[fi] {
+			if !opts.History || cv.cats&c&schema.CategoryRisk == 0 {
+				continue
+			}
+			if !dated || cv.first < first {
+				first = cv.first
+			}
+			if !dated || cv.last > last {
+				last = cv.last
+			}
+			dated = true
 		}
 		h := hits[fi]
 		if c&schema.CategoryAnonymizer != 0 && h.conf > int(a.Confidence) {
@@ -368,12 +444,19 @@ func Lookup(fs []Feed, opts Options, addr netip.Addr) Answer {
 			ws = append(ws, w)
 		}
 		a.Score = ExactScore(ws)
+		if dated && a.Categories&schema.CategoryRisk != 0 {
+			a.FirstSeen, a.LastSeen = dayString(first), dayString(last)
+		}
 	}
 	if hasASN {
 		a.ASN, a.Org = asn, org
 	}
 	a.Found = a.Categories != 0 || hasASN || len(a.Cleared) > 0
 	return a
+}
+
+func dayString(d int) string {
+	return time.Unix(int64(d)*86400, 0).UTC().Format(time.DateOnly)
 }
 
 // lookupASN returns addr's ASN and organisation: the most specific
