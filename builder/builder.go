@@ -13,7 +13,7 @@ import (
 // default.
 type Options struct {
 	// IPv6Prefix is the length IPv6 entries more specific than it are
-	// widened to (DESIGN.md §4). Default 64.
+	// widened to (docs/design.md §4). Default 64.
 	IPv6Prefix int
 	// KeepReserved keeps reserved space (see [IsReserved]) in the
 	// database. By default it is dropped and counted.

@@ -18,7 +18,7 @@ import (
 )
 
 // Product is a MaxMind database product that a companion file is typed as
-// (DESIGN.md §10). MaxMind's readers choose the lookups they allow by the
+// (docs/design.md §10). MaxMind's readers choose the lookups they allow by the
 // file's database_type, so a companion carries that product's exact
 // database_type, field names and field types, and only the networks the
 // product holds.
@@ -230,7 +230,7 @@ func (b *Builder) companion(p Product) (*companionTree, error) {
 	return &companionTree{tree: tree, networks: n}, nil
 }
 
-// WriteCompanion writes to w the companion file of product p (DESIGN.md
+// WriteCompanion writes to w the companion file of product p (docs/design.md
 // §10): p's database_type, field names and field types, and only the
 // networks p holds, from the same merge as [Builder.WriteTo] and with the
 // same build_epoch. It may be called before or after WriteTo, and once for

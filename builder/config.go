@@ -20,7 +20,7 @@ import (
 	"github.com/ipintel/ipintel/internal/schema"
 )
 
-// Config is a build configuration (DESIGN.md §6), as read by [LoadConfig].
+// Config is a build configuration (docs/design.md §6), as read by [LoadConfig].
 // Paths in it are resolved against Dir, the config file's directory.
 type Config struct {
 	Path     string // the config file, as given to LoadConfig
@@ -28,7 +28,7 @@ type Config struct {
 	SHA256   string // hex SHA-256 of the file's bytes
 	Out      string // output file, resolved; "" when not set
 	CacheDir string // cache directory, resolved; "" when not set
-	// StateDir holds the history (DESIGN.md §4 History), resolved; ""
+	// StateDir holds the history (docs/design.md §4 History), resolved; ""
 	// when not set: no history, no dates, nothing retained.
 	StateDir string
 	// HistoryHorizon is how many days the history remembers an entry after
@@ -44,7 +44,7 @@ type Config struct {
 	// Gates are the whole-database gates of the [gates] table.
 	Gates Gates
 	// Outputs holds the [[output]] tables: companion files for MaxMind's
-	// readers (DESIGN.md §10).
+	// readers (docs/design.md §10).
 	Outputs []OutputConfig
 }
 
@@ -55,7 +55,7 @@ type OutputConfig struct {
 	Line    int     // line of the [[output]] header in the config file
 }
 
-// Gates are the whole-database gates (DESIGN.md §4 Nothing lost): a
+// Gates are the whole-database gates (docs/design.md §4 Nothing lost): a
 // database with no networks is never published, nor one that loses more
 // than MaxCategoryShrink of any category's networks against the previous
 // build, nor one in which a category's covered addresses grow more than
@@ -114,10 +114,10 @@ type FeedConfig struct {
 	// (IPv6: 8 more): a line covering more, after reserved space is
 	// removed, is an invalid line. Default [DefaultMaxEntrySize].
 	MaxEntrySize int
-	// Block inference (DESIGN.md §4): 0 when off.
+	// Block inference (docs/design.md §4): 0 when off.
 	InferPrefix, InferPrefix6, InferMin, InferConfidence int
 	// Retain is how many days an entry that vanished from the feed keeps
-	// counting, fading (DESIGN.md §4 History); 0 when not set.
+	// counting, fading (docs/design.md §4 History); 0 when not set.
 	Retain int
 	// Line is the line of the feed's [[feed]] header in the config file.
 	Line int
@@ -545,7 +545,7 @@ func (c *Config) EffectiveWeight(f FeedConfig) float64 {
 	return cat.DefaultWeight()
 }
 
-// EffectiveConfidence returns a feed's confidence (DESIGN.md §4
+// EffectiveConfidence returns a feed's confidence (docs/design.md §4
 // Confidence): its own, else 99 for a provider's own server list and the
 // Tor formats, 30 for an asn-list (a whole ASN is a coarse claim), 70 for
 // every other format.

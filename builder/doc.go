@@ -1,5 +1,5 @@
 // Package builder merges parsed feed entries into one MaxMind-compatible
-// MMDB (DESIGN.md §4) and runs whole builds from a config (§6): fetch,
+// MMDB (docs/design.md §4) and runs whole builds from a config (§6): fetch,
 // parse, sanity gates, merge, and an atomic write.
 //
 // # Usage

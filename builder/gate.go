@@ -45,7 +45,7 @@ func (e *GateError) Error() string { return fmt.Sprintf("feed %s: %s", e.Feed, e
 // Unwrap returns the underlying fetch or read error.
 func (e *GateError) Unwrap() error { return e.Err }
 
-// checkGates applies a feed's sanity gates (DESIGN.md §4) to a parsed copy
+// checkGates applies a feed's sanity gates (docs/design.md §4) to a parsed copy
 // and returns why it fails, or "" when it passes:
 //   - a copy with no valid entry fails (an emptied list, an HTML error page);
 //   - fewer than min_entries fails;

@@ -78,7 +78,7 @@ func compareHistEntry(x, y histEntry) int {
 }
 
 // History is the builder's memory of when each feed listed each of its
-// entries (DESIGN.md §4 History): per feed and entry, the first and the
+// entries (docs/design.md §4 History): per feed and entry, the first and the
 // last build date that listed it. [ReadHistory] reads it from a state_dir;
 // a [Builder] given one in [Options] updates it with its build, see
 // [Builder.History].
@@ -154,7 +154,7 @@ func fade(age, retain int) (float64, bool) {
 }
 
 // RetainedWeight returns the weight an entry of fc last listed on last has
-// in a build on date on (DESIGN.md §4 History): the feed's weight while
+// in a build on date on (docs/design.md §4 History): the feed's weight while
 // it is listed, w × (1 − age/retain) for age whole days after, and false
 // once it expired.
 func (c *Config) RetainedWeight(fc FeedConfig, last, on time.Time) (float64, bool) {
@@ -448,7 +448,7 @@ func (b *Builder) setStale(name string) {
 func (b *Builder) History() *History { return b.next }
 
 // applyHistory joins each feed's entries of this build with the previous
-// history (DESIGN.md §4 History): an entry listed now keeps the first date
+// history (docs/design.md §4 History): an entry listed now keeps the first date
 // the history remembers and is last seen today (a stale feed's entries
 // keep their dates); an entry that vanished is replayed, at a faded
 // weight, while its feed retains it. Every entry gets a date layer beside

@@ -24,7 +24,7 @@ type Feed struct {
 	Kind string
 	// Weight is the score weight of the category the feed sets on the
 	// networks it covers; a category counts once, with the largest weight
-	// among the feeds that set it (DESIGN.md §4 Score). Ignored for the asn
+	// among the feeds that set it (docs/design.md §4 Score). Ignored for the asn
 	// and allow kinds.
 	Weight float64
 	// Provider is the provider_name of the feed's entries that carry none.
@@ -33,27 +33,27 @@ type Feed struct {
 	// anonymizer categories; 0 means [DefaultConfidence].
 	Confidence int
 	// Clears is what the feed's evidence clears on the networks it covers
-	// (DESIGN.md §4 Clearing); nil means its kind's default, see
+	// (docs/design.md §4 Clearing); nil means its kind's default, see
 	// [KindClears]. A pointer to 0 clears nothing. An allow feed always
 	// clears every risk category: Clears is ignored for it.
 	Clears *schema.Category
 	// InferPrefix and InferPrefix6, when set, make every IPv4 block of
 	// that length (IPv6 block) holding at least InferMin of the feed's
 	// entries of one provider an entry of the feed at InferConfidence
-	// (DESIGN.md §4 Block inference).
+	// (docs/design.md §4 Block inference).
 	InferPrefix, InferPrefix6 int
 	// InferMin is the least number of entries that make a block; 0 means 2.
 	InferMin int
 	// InferConfidence is the confidence of an inferred block; 0 means 50.
 	InferConfidence int
 	// Retain is how many days an entry that vanished from the feed keeps
-	// counting, at a weight that fades linearly to 0 (DESIGN.md §4
+	// counting, at a weight that fades linearly to 0 (docs/design.md §4
 	// History); 0 keeps nothing. It needs [Options.History].
 	Retain int
 }
 
 // DefaultConfidence is the confidence of a feed that sets none and whose
-// format implies none (DESIGN.md §4 Confidence).
+// format implies none (docs/design.md §4 Confidence).
 const DefaultConfidence = 70
 
 // KindClears returns what a feed of the given kind clears by default:
@@ -81,7 +81,7 @@ type FeedStats struct {
 	Trimmed  int // entries partly inside reserved space: the reserved part dropped
 	Aliased  int // IPv6 entries wholly inside space aliased to IPv4, dropped
 	Inferred int // blocks added by block inference
-	Retained int // entries no longer listed, kept from the history (DESIGN.md §4 History)
+	Retained int // entries no longer listed, kept from the history (docs/design.md §4 History)
 }
 
 // CategoryStats counts the networks of one category in the written database.
@@ -359,7 +359,7 @@ func (b *Builder) addSpan(fi int, k layerKey, s span) {
 }
 
 // inferBlocks turns the blocks that hold at least InferMin entries of one
-// provider of an inferring feed into entries of that feed (DESIGN.md §4
+// provider of an inferring feed into entries of that feed (docs/design.md §4
 // Block inference). An entry counts, once per distinct prefix, in the
 // block holding its first address, when it is no larger than the block.
 func (b *Builder) inferBlocks() {
@@ -764,7 +764,7 @@ func (h *feedHit) better(l *layer) bool {
 	return l.provider < h.provider
 }
 
-// make builds the record of one state of the sweep (DESIGN.md §4): each
+// make builds the record of one state of the sweep (docs/design.md §4): each
 // feed's categories, provider and confidence from its most specific entry;
 // clearing; then the score (a category counts once, with its strongest
 // feed's weight; categories combine by noisy-OR), sources, provider and

@@ -23,7 +23,7 @@ import (
 // WriteTo merges everything added so far and writes the MMDB to w. It may
 // be called once: the merge consumes the entries.
 //
-// Records are merged in ipintel (DESIGN.md §4) into disjoint networks
+// Records are merged in ipintel (docs/design.md §4) into disjoint networks
 // that are inserted in address order, so mmdbwriter's paint-over-what-lies-
 // beneath semantics can never change a result. Reserved networks are
 // handled by the merge (mmdbwriter's own reserved list is switched off);
@@ -286,7 +286,7 @@ func satAdd(v uint64, shift int) uint64 {
 	return s
 }
 
-// mmdbMap returns the record as MaxMind field names (DESIGN.md §2):
+// mmdbMap returns the record as MaxMind field names (docs/design.md §2):
 // booleans only when true, is_anonymous when any anonymous category is set,
 // risk_score and sources when a feed contributed.
 func (r *record) mmdbMap() mmdbtype.Map {

@@ -205,7 +205,7 @@ func parseConfigFeeds(t *testing.T, cfg *builder.Config) []oracle.Feed {
 	return out
 }
 
-// formatConfidence is the confidence DESIGN.md §4 gives a feed of the
+// formatConfidence is the confidence docs/design.md §4 gives a feed of the
 // format that sets none: vpn-servers and the tor formats 99, asn-list 30,
 // every other format 70.
 func formatConfidence(f feeds.Format) int {

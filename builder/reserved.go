@@ -7,7 +7,7 @@ import (
 	"go4.org/netipx"
 )
 
-// Reserved space: the blocks DESIGN.md §4 names (private, loopback,
+// Reserved space: the blocks docs/design.md §4 names (private, loopback,
 // link-local, multicast, documentation) and their kin from IANA's
 // special-purpose registries (RFC 6890): "this network", shared CGNAT
 // space, the reserved 240/4, unique local IPv6. No feed entry can

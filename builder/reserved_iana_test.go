@@ -11,12 +11,12 @@ import (
 // What the builder does with a block of special-purpose space.
 const (
 	ianaKeep  = "keep"  // special, but routed or reachable in practice: feeds may carry real data for it
-	ianaDrop  = "drop"  // reserved (DESIGN.md §4): no public host; entries there are left out
+	ianaDrop  = "drop"  // reserved (docs/design.md §4): no public host; entries there are left out
 	ianaAlias = "alias" // IPv6 space an MMDB with IPv4 aliasing maps onto IPv4: IPv6 entries there are left out
 )
 
 // ianaRow is one row of an IANA registry, typed in by hand, with what
-// DESIGN.md §4 wants done with it.
+// docs/design.md §4 wants done with it.
 type ianaRow struct {
 	prefix string
 	name   string

@@ -45,7 +45,7 @@ type RunOptions struct {
 	Version string
 	// Now returns the current time for max_age. Default time.Now.
 	Now func() time.Time
-	// StateDir holds the history (DESIGN.md §4 History); it wins over the
+	// StateDir holds the history (docs/design.md §4 History); it wins over the
 	// config's state_dir. "" and no state_dir: no history.
 	StateDir string
 	// Force publishes a database that fails a whole-database gate, and

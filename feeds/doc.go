@@ -1,7 +1,7 @@
 // Package feeds parses public IP-intelligence feeds in their published
 // formats and fetches them over HTTP(S) or from files.
 //
-// Every format of DESIGN.md §3 has a parser registered under its [Format]
+// Every format of docs/design.md §3 has a parser registered under its [Format]
 // name: ip-list, spamhaus-drop, ipsum, tor-exit-addresses, tor-consensus,
 // onionoo, ip2asn, pyasn, asn-list, csv, ipverse-json, mmdb, json,
 // proxy-list, vpn-servers, asn-names and geofeed. [Parse]

@@ -66,7 +66,7 @@ func TestParseOnionoo(t *testing.T) {
 }
 
 // refOnionoo unmarshals the whole document and applies the rule of
-// DESIGN.md §3 to each relay.
+// docs/design.md §3 to each relay.
 func refOnionoo(t *testing.T, data []byte) tiCounts {
 	var doc struct {
 		Relays []map[string]any `json:"relays"`

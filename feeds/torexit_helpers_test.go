@@ -21,7 +21,7 @@ import (
 	"github.com/ipintel/ipintel/internal/testenv"
 )
 
-// tiCounts are the numbers `ipintel feeds check` reports (DESIGN.md §3).
+// tiCounts are the numbers `ipintel feeds check` reports (docs/design.md §3).
 type tiCounts struct {
 	Records, Prefixes, IPv4, IPv6, ASNs, Invalid, Skipped int
 }

@@ -12,7 +12,7 @@ import (
 )
 
 // answer is the JSON object that "ipintel lookup" prints per address and
-// that GET /v1/ip/{addr} returns (DESIGN.md §7, §8): the MMDB keys of §2
+// that GET /v1/ip/{addr} returns (docs/design.md §7, §8): the MMDB keys of §2
 // plus ip, found, network and action. The field order is the key order;
 // appendAnswer writes the same bytes without reflection and
 // TestAppendAnswerMatchesStruct keeps the two in step. Every key is always

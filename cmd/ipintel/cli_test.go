@@ -84,7 +84,7 @@ var cliCases = []cliCase{
 	{name: "help-serve", args: []string{"help", "serve"}},
 }
 
-// schemaBreakingNets violate DESIGN.md §2 in ways only verify notices.
+// schemaBreakingNets violate docs/design.md §2 in ways only verify notices.
 var schemaBreakingNets = []testNet{
 	{cidr: "192.0.2.0/24", cats: lookup.CategoryAllow | lookup.CategoryTorExit, score: 90, sources: []string{"tor-exits", "corp-allow"}},
 	{cidr: "198.51.100.0/24", cats: lookup.CategoryVPN, score: 50, sources: []string{"someone-elses-feed"}},

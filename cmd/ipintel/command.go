@@ -10,7 +10,7 @@ import (
 	"strings"
 )
 
-// Exit codes (DESIGN.md §7).
+// Exit codes (docs/design.md §7).
 const (
 	exitOK      = 0
 	exitRuntime = 1

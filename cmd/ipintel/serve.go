@@ -119,7 +119,7 @@ type serveConfig struct {
 	allowEmpty bool
 
 	// blockAt and challengeAt are the policy's thresholds; 0 means the
-	// defaults of DESIGN.md §4.
+	// defaults of docs/design.md §4.
 	blockAt, challengeAt int
 
 	// readHeaderTimeout bounds how long a client may take to send its

@@ -21,7 +21,7 @@ func init() {
 		Long: `
 Verify checks a database file in full: the MMDB structure (search tree,
 data section, metadata), that ipintel's engine loads it, and the record
-schema of DESIGN.md §2 for every network: the types of the known keys,
+schema of docs/design.md §2 for every network: the types of the known keys,
 booleans written only when true, risk_score within 0-100, sources sorted
 and unique. For databases built by ipintel (with a build manifest) it also
 checks is_anonymous against the flags it summarises, that allowlisted

@@ -1,5 +1,5 @@
 // Package oracle is a slow, obviously correct reference for the builder's
-// merge semantics (DESIGN.md §4), for differential tests only. For one
+// merge semantics (docs/design.md §4), for differential tests only. For one
 // address it scans every entry of every feed; it shares no code with the
 // builder's sweep.
 package oracle
@@ -17,7 +17,7 @@ import (
 	"github.com/ipintel/ipintel/internal/schema"
 )
 
-// Defaults of the feed settings, as DESIGN.md §4 states them.
+// Defaults of the feed settings, as docs/design.md §4 states them.
 const (
 	defaultConfidence      = 70 // Confidence: every format that implies none
 	defaultInferMin        = 2  // Block inference: infer_min
@@ -42,7 +42,7 @@ type Feed struct {
 	InferConfidence           int
 	Entries                   []feeds.Entry
 	// Retain is how many days an entry that is no longer listed keeps
-	// counting (DESIGN.md §4 History).
+	// counting (docs/design.md §4 History).
 	Retain int
 	// Seen, with Options.History, gives each entry (same index) the
 	// first and last day a build listed it; an entry last seen before
@@ -58,7 +58,7 @@ type Options struct {
 	IPv6Prefix   int                   // default 64
 	KeepReserved bool                  // keep reserved space
 	IsReserved   func(netip.Addr) bool // the reserved space; nil means none
-	// History turns on the dates and retention of DESIGN.md §4 History,
+	// History turns on the dates and retention of docs/design.md §4 History,
 	// from each feed's Seen, for a build on day Today. Block inference is
 	// not modelled with it.
 	History bool

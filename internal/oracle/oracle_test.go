@@ -19,7 +19,7 @@ func entries(ss ...string) []feeds.Entry {
 
 func clears(c schema.Category) *schema.Category { return &c }
 
-// TestLookup checks the oracle on cases computed by hand from DESIGN.md §4.
+// TestLookup checks the oracle on cases computed by hand from docs/design.md §4.
 func TestLookup(t *testing.T) {
 	const (
 		hosting = schema.CategoryHosting
