@@ -8,12 +8,17 @@ import (
 	"strings"
 )
 
-// Loopback holds the networks trusted as proxies when no others are
-// configured: 127.0.0.0/8 (RFC 1122 §3.2.1.3) and ::1/128 (RFC 4291 §2.5.3).
-var Loopback = []netip.Prefix{
+// loopback holds the networks trusted as proxies when no others are
+// configured; see [Loopback].
+var loopback = []netip.Prefix{
 	netip.MustParsePrefix("127.0.0.0/8"),
 	netip.MustParsePrefix("::1/128"),
 }
+
+// Loopback returns the networks trusted as proxies when no others are
+// configured: 127.0.0.0/8 (RFC 1122 §3.2.1.3) and ::1/128 (RFC 4291
+// §2.5.3). The slice is a fresh copy: changing it changes nothing else.
+func Loopback() []netip.Prefix { return append([]netip.Prefix(nil), loopback...) }
 
 // AddrError reports a client address that cannot be determined: the peer
 // address of the connection or an element of a forwarding header written by
@@ -66,7 +71,7 @@ var (
 // IPv4-mapped IPv6 addresses are unmapped. The error is an [*AddrError].
 func ClientAddr(r *http.Request, trusted ...netip.Prefix) (netip.Addr, error) {
 	if trusted == nil {
-		trusted = Loopback
+		trusted = loopback
 	}
 	peer, err := parseHostPort(r.RemoteAddr)
 	if err != nil {

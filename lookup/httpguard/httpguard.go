@@ -83,7 +83,7 @@ func New(h *lookup.Handle, opts Options) *Guard {
 		g.policy = lookup.DefaultPolicy()
 	}
 	if g.trusted == nil {
-		g.trusted = Loopback
+		g.trusted = loopback
 	}
 	return g
 }
