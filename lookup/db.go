@@ -55,7 +55,7 @@ type Metadata struct {
 func Open(path string) (*DB, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("open %s: %w", path, err)
+		return nil, err // a *fs.PathError: "open path: reason"
 	}
 	db, err := OpenBytes(b)
 	if err != nil {

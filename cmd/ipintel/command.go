@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"slices"
 	"strings"
 )
@@ -149,4 +150,13 @@ func report(e *env, name string, err error) int {
 		return exitUsage
 	}
 	return exitRuntime
+}
+
+// openError names path in an error from opening it, unless the error (an
+// *fs.PathError) already does.
+func openError(path string, err error) error {
+	if _, ok := errors.AsType[*fs.PathError](err); ok {
+		return err
+	}
+	return fmt.Errorf("open %s: %w", path, err)
 }

@@ -176,7 +176,7 @@ type clearedEntry struct {
 func readCleared(path string, addr netip.Addr) ([]clearedEntry, error) {
 	r, err := maxminddb.Open(path)
 	if err != nil {
-		return nil, fmt.Errorf("open %s: %w", path, err)
+		return nil, openError(path, err)
 	}
 	defer r.Close()
 	var rec struct {

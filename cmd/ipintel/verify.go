@@ -89,7 +89,7 @@ var boolKeys = []string{
 func checkSchema(ctx context.Context, path string) (problems []string, networks, records int, m *schema.Manifest, err error) {
 	r, err := maxminddb.Open(path)
 	if err != nil {
-		return nil, 0, 0, nil, fmt.Errorf("open %s: %w", path, err)
+		return nil, 0, 0, nil, openError(path, err)
 	}
 	defer r.Close()
 	manifest, strict, err := schema.ParseManifest(r.Metadata.Description)
