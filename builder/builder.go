@@ -6,7 +6,7 @@ import (
 	"regexp"
 	"time"
 
-	"github.com/ipintel/ipintel/internal/schema"
+	"github.com/ipintel/ipintel/schema"
 )
 
 // Options configure a [Builder]. The zero value of every field means its

@@ -19,8 +19,8 @@ import (
 	"github.com/oschwald/maxminddb-golang/v2/mmdbdata"
 
 	"github.com/ipintel/ipintel/feeds"
-	"github.com/ipintel/ipintel/internal/schema"
 	"github.com/ipintel/ipintel/internal/testenv"
+	"github.com/ipintel/ipintel/schema"
 )
 
 const companionEpoch = 1767225600

@@ -17,7 +17,7 @@ import (
 	"github.com/pelletier/go-toml/v2"
 
 	"github.com/ipintel/ipintel/feeds"
-	"github.com/ipintel/ipintel/internal/schema"
+	"github.com/ipintel/ipintel/schema"
 )
 
 // Config is a build configuration (docs/design.md §6), as read by [LoadConfig].

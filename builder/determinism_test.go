@@ -8,7 +8,7 @@ import (
 
 	"github.com/ipintel/ipintel/builder"
 	"github.com/ipintel/ipintel/internal/oracle"
-	"github.com/ipintel/ipintel/internal/schema"
+	"github.com/ipintel/ipintel/schema"
 )
 
 // The output does not depend on the order of the feeds within a kind nor

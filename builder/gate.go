@@ -18,7 +18,7 @@ import (
 	"github.com/oschwald/maxminddb-golang/v2"
 
 	"github.com/ipintel/ipintel/feeds"
-	"github.com/ipintel/ipintel/internal/schema"
+	"github.com/ipintel/ipintel/schema"
 )
 
 // Gate outcomes, as recorded in the manifest.

@@ -20,7 +20,7 @@ import (
 
 	"go4.org/netipx"
 
-	"github.com/ipintel/ipintel/internal/schema"
+	"github.com/ipintel/ipintel/schema"
 )
 
 // HistoryFile is the name of the history in a state_dir.

@@ -17,8 +17,8 @@ import (
 
 	"github.com/ipintel/ipintel/builder"
 	"github.com/ipintel/ipintel/feeds"
-	"github.com/ipintel/ipintel/internal/schema"
 	"github.com/ipintel/ipintel/internal/testenv"
+	"github.com/ipintel/ipintel/schema"
 )
 
 const day0 = 1767225600 // 2026-01-01

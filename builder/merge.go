@@ -11,7 +11,7 @@ import (
 	"strings"
 
 	"github.com/ipintel/ipintel/feeds"
-	"github.com/ipintel/ipintel/internal/schema"
+	"github.com/ipintel/ipintel/schema"
 )
 
 // Feed declares one feed to a [Builder]. Its position among the AddFeed

@@ -14,7 +14,7 @@ import (
 	"github.com/maxmind/mmdbwriter/mmdbtype"
 	"go4.org/netipx"
 
-	"github.com/ipintel/ipintel/internal/schema"
+	"github.com/ipintel/ipintel/schema"
 )
 
 // This file and companion.go are the only ones that call mmdbwriter; the

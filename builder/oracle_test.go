@@ -16,8 +16,8 @@ import (
 	"github.com/ipintel/ipintel/builder"
 	"github.com/ipintel/ipintel/feeds"
 	"github.com/ipintel/ipintel/internal/oracle"
-	"github.com/ipintel/ipintel/internal/schema"
 	"github.com/ipintel/ipintel/internal/testenv"
+	"github.com/ipintel/ipintel/schema"
 )
 
 // dbRecord is a record read back with maxminddb-golang.

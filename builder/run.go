@@ -15,7 +15,7 @@ import (
 	"time"
 
 	"github.com/ipintel/ipintel/feeds"
-	"github.com/ipintel/ipintel/internal/schema"
+	"github.com/ipintel/ipintel/schema"
 )
 
 // RunOptions configure [Run]. The zero value of every field means its default.

@@ -9,7 +9,7 @@ import (
 
 	"github.com/oschwald/maxminddb-golang/v2"
 
-	"github.com/ipintel/ipintel/internal/schema"
+	"github.com/ipintel/ipintel/schema"
 )
 
 // The mmdb format imports a MaxMind DB file written by someone else:

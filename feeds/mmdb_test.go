@@ -14,7 +14,7 @@ import (
 	"github.com/oschwald/maxminddb-golang/v2"
 	"go4.org/netipx"
 
-	"github.com/ipintel/ipintel/internal/schema"
+	"github.com/ipintel/ipintel/schema"
 )
 
 // tiNet is one network and its data for tiWriteMMDB.

@@ -19,7 +19,7 @@ import (
 	"github.com/yl2chen/cidranger"
 	"go4.org/netipx"
 
-	"github.com/ipintel/ipintel/internal/schema"
+	"github.com/ipintel/ipintel/schema"
 )
 
 // synthVersion names the synthetic benchmark database; change it when

@@ -12,8 +12,8 @@ import (
 	"github.com/maxmind/mmdbwriter/mmdbtype"
 	"go4.org/netipx"
 
-	"github.com/ipintel/ipintel/internal/schema"
 	"github.com/ipintel/ipintel/lookup"
+	"github.com/ipintel/ipintel/schema"
 )
 
 // exampleDB writes a small ipintel database to a temporary directory and

@@ -22,8 +22,8 @@ import (
 	"github.com/yl2chen/cidranger"
 	"go4.org/netipx"
 
-	"github.com/ipintel/ipintel/internal/schema"
 	"github.com/ipintel/ipintel/internal/testenv"
+	"github.com/ipintel/ipintel/schema"
 )
 
 func testDataFiles(t *testing.T, pattern string) []string {
@@ -342,7 +342,7 @@ func TestContract(t *testing.T) {
 }
 
 // TestRecordTagsMatchSchema keeps the decoding struct's tags in step with
-// internal/schema.
+// package schema.
 func TestRecordTagsMatchSchema(t *testing.T) {
 	t.Parallel()
 	keys := []string{schema.KeyASN, schema.KeyASOrg, schema.KeyRiskScore, schema.KeySources,

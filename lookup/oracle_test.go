@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ipintel/ipintel/internal/schema"
+	"github.com/ipintel/ipintel/schema"
 	"github.com/oschwald/maxminddb-golang/v2"
 )
 

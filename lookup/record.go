@@ -8,7 +8,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/ipintel/ipintel/internal/schema"
+	"github.com/ipintel/ipintel/schema"
 	"github.com/oschwald/maxminddb-golang/v2"
 )
 
@@ -112,7 +112,7 @@ type detail struct {
 }
 
 // mmdbRecord is the decoding target for one MMDB data record. The tags
-// must match the keys in internal/schema; TestRecordTagsMatchSchema checks.
+// must match the keys in package schema; TestRecordTagsMatchSchema checks.
 // Keys it does not name are skipped by the decoder; missing ones stay zero.
 type mmdbRecord struct {
 	schema.CategoryFlags

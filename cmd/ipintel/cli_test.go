@@ -13,9 +13,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/ipintel/ipintel/internal/schema"
 	"github.com/ipintel/ipintel/internal/testenv"
 	"github.com/ipintel/ipintel/lookup"
+	"github.com/ipintel/ipintel/schema"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/")

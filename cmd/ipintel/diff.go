@@ -16,8 +16,8 @@ import (
 
 	"go4.org/netipx"
 
-	"github.com/ipintel/ipintel/internal/schema"
 	"github.com/ipintel/ipintel/lookup"
+	"github.com/ipintel/ipintel/schema"
 )
 
 func init() {

@@ -15,8 +15,8 @@ import (
 	"strings"
 	"text/tabwriter"
 
-	"github.com/ipintel/ipintel/internal/schema"
 	"github.com/ipintel/ipintel/lookup"
+	"github.com/ipintel/ipintel/schema"
 )
 
 func init() {

@@ -12,9 +12,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/ipintel/ipintel/internal/schema"
 	"github.com/ipintel/ipintel/internal/testenv"
 	"github.com/ipintel/ipintel/lookup"
+	"github.com/ipintel/ipintel/schema"
 )
 
 // evalStdin is the label file of the eval golden cases: hits of every

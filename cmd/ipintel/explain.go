@@ -14,8 +14,8 @@ import (
 	"strings"
 	"text/tabwriter"
 
-	"github.com/ipintel/ipintel/internal/schema"
 	"github.com/ipintel/ipintel/lookup"
+	"github.com/ipintel/ipintel/schema"
 	"github.com/oschwald/maxminddb-golang/v2"
 )
 

@@ -14,8 +14,8 @@ import (
 	"github.com/maxmind/mmdbwriter"
 	"go4.org/netipx"
 
-	"github.com/ipintel/ipintel/internal/schema"
 	"github.com/ipintel/ipintel/lookup"
+	"github.com/ipintel/ipintel/schema"
 )
 
 // exportOut runs export with args on path and returns its output.

@@ -24,9 +24,9 @@ import (
 	"github.com/oschwald/maxminddb-golang/v2"
 
 	"github.com/ipintel/ipintel/feeds"
-	"github.com/ipintel/ipintel/internal/schema"
 	"github.com/ipintel/ipintel/lookup"
 	"github.com/ipintel/ipintel/lookup/httpguard"
+	"github.com/ipintel/ipintel/schema"
 )
 
 func init() {

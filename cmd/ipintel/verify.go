@@ -9,8 +9,8 @@ import (
 
 	"github.com/oschwald/maxminddb-golang/v2"
 
-	"github.com/ipintel/ipintel/internal/schema"
 	"github.com/ipintel/ipintel/lookup"
+	"github.com/ipintel/ipintel/schema"
 )
 
 func init() {

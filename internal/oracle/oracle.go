@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/ipintel/ipintel/feeds"
-	"github.com/ipintel/ipintel/internal/schema"
+	"github.com/ipintel/ipintel/schema"
 )
 
 // Defaults of the feed settings, as docs/design.md §4 states them.

@@ -6,7 +6,7 @@ import (
 	"testing"
 
 	"github.com/ipintel/ipintel/feeds"
-	"github.com/ipintel/ipintel/internal/schema"
+	"github.com/ipintel/ipintel/schema"
 )
 
 func entries(ss ...string) []feeds.Entry {

@@ -13,9 +13,9 @@ import (
 	"github.com/maxmind/mmdbwriter/mmdbtype"
 	"go4.org/netipx"
 
-	"github.com/ipintel/ipintel/internal/schema"
 	"github.com/ipintel/ipintel/lookup"
 	"github.com/ipintel/ipintel/lookup/httpguard"
+	"github.com/ipintel/ipintel/schema"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/guard.mmdb")

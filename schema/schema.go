@@ -1,9 +1,11 @@
-// Package schema is the single source of truth for the ipintel MMDB record
-// layout: the map keys, the categories and their default weights, the
-// default policy thresholds and the metadata ipintel writes.
+// Package schema is ipintel's public vocabulary: the MMDB record's keys,
+// the categories with their names and default weights, the feed kinds, the
+// default policy thresholds, and the build manifest a database carries
+// (docs/design.md §2).
 //
-// Both the builder (which writes databases) and lookup (which reads them)
-// import this package, so a key renamed here is renamed everywhere.
+// The feeds, builder and lookup packages and their users share these
+// types, so a key renamed here is renamed everywhere, and code outside the
+// module can name every type those packages' signatures use.
 package schema
 
 import (
