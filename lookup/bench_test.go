@@ -325,10 +325,12 @@ func mergeAddr(p netip.Prefix, r netip.Addr) netip.Addr {
 // peers builds the other implementations lazily: each costs seconds and
 // hundreds of MiB, so only the ones a run selects are built.
 var (
-	bartOnce, ipsetOnce, rangerOnce sync.Once
-	bartTable                       *bart.Table[uint32]
-	ipset                           *netipx.IPSet
-	ranger                          cidranger.Ranger
+	bartOnce, bartRecOnce, ipsetOnce, rangerOnce sync.Once
+	bartTable                                    *bart.Table[uint32]
+	bartRec                                      *bart.Table[uint32]
+	bartRecs                                     []Record
+	ipset                                        *netipx.IPSet
+	ranger                                       cidranger.Ranger
 )
 
 func (e *benchEnv) bart() *bart.Table[uint32] {
@@ -339,6 +341,43 @@ func (e *benchEnv) bart() *bart.Table[uint32] {
 		}
 	})
 	return bartTable
+}
+
+// bartRecord builds the fair bart peer: a table whose value is an index
+// into a slice of distinct records (Network unset), so that a lookup
+// returns what DB.Lookup returns.
+func (e *benchEnv) bartRecord() (*bart.Table[uint32], []Record) {
+	bartRecOnce.Do(func() {
+		bartRec = new(bart.Table[uint32])
+		index := map[Record]uint32{}
+		for p, r := range e.db.All() {
+			r.Network = netip.Prefix{}
+			i, ok := index[r]
+			if !ok {
+				i = uint32(len(bartRecs))
+				index[r] = i
+				bartRecs = append(bartRecs, r)
+			}
+			bartRec.Insert(p, i)
+		}
+	})
+	return bartRec, bartRecs
+}
+
+// bartLookup answers addr as DB.Lookup does, with bart: the longest
+// matching prefix and its record index, then the record.
+func bartLookup(t *bart.Table[uint32], recs []Record, addr netip.Addr) (Record, bool) {
+	addr = addr.Unmap()
+	if addr.Zone() != "" {
+		return Record{}, false
+	}
+	pfx, i, ok := t.LookupPrefixLPM(netip.PrefixFrom(addr, addr.BitLen()))
+	if !ok {
+		return Record{}, false
+	}
+	r := recs[i]
+	r.Network = pfx
+	return r, true
 }
 
 func (e *benchEnv) ipset(tb testing.TB) *netipx.IPSet {
@@ -396,6 +435,13 @@ var benchImpls = []benchImpl{
 		return func(i int) bool {
 			_, ok := t.Lookup(q[i])
 			return ok
+		}
+	}},
+	{"bart-record", func(_ testing.TB, e *benchEnv, q []netip.Addr) func(int) bool {
+		t, recs := e.bartRecord()
+		return func(i int) bool {
+			r, ok := bartLookup(t, recs, q[i])
+			return ok && r.Network.IsValid()
 		}
 	}},
 	{"netipx", func(tb testing.TB, e *benchEnv, q []netip.Addr) func(int) bool {
@@ -497,3 +543,29 @@ func BenchmarkOpen(b *testing.B) {
 	b.ReportMetric(float64(len(e.nets)), "networks")
 	b.ReportMetric(float64(db.Len()), "ranges")
 }
+
+// BenchmarkDependentLoad measures the machine's latency of a chain of
+// dependent loads (a pointer chase through a random cyclic permutation,
+// one 64-byte line per step) at working sets from L1 to DRAM. Absolute
+// lookup times move 2-4x between machines with these latencies, so
+// scripts/bench.sh prints them beside the lookup results.
+func BenchmarkDependentLoad(b *testing.B) {
+	for _, kib := range []int{32, 256, 1024, 2048, 4096, 8192, 32768} {
+		b.Run(fmt.Sprintf("%dKiB", kib), func(b *testing.B) {
+			const line = 8 // uint64s per 64-byte line
+			n := kib << 10 / 64
+			next := make([]uint64, n*line)
+			perm := rand.New(rand.NewPCG(1, 1)).Perm(n)
+			for i := range n {
+				next[perm[i]*line] = uint64(perm[(i+1)%n] * line)
+			}
+			p := uint64(0)
+			for b.Loop() {
+				p = next[p]
+			}
+			sinkU64 = p
+		})
+	}
+}
+
+var sinkU64 uint64
