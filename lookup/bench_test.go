@@ -8,9 +8,13 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/gaissmai/bart"
 	"github.com/maxmind/mmdbwriter"
@@ -569,3 +573,68 @@ func BenchmarkDependentLoad(b *testing.B) {
 }
 
 var sinkU64 uint64
+
+// TestInterleaved compares the implementations of BenchmarkLookup on a
+// noisy machine: in each round every implementation looks up the same
+// slice of a query set, in a rotating order, so that all of them share
+// the round's conditions, and the ratio of each to ipintel is taken per
+// round. It prints the median time per lookup and the median ratio with
+// its spread (10th to 90th percentile over rounds). It runs only when
+// IPINTEL_INTERLEAVE is set to the number of rounds (scripts/bench.sh
+// sets it); IPINTEL_INTERLEAVE_IMPLS, a regular expression, selects the
+// implementations.
+func TestInterleaved(t *testing.T) {
+	rounds, _ := strconv.Atoi(os.Getenv("IPINTEL_INTERLEAVE"))
+	if rounds <= 0 {
+		t.Skip("set IPINTEL_INTERLEAVE to the number of rounds")
+	}
+	sel := regexp.MustCompile(os.Getenv("IPINTEL_INTERLEAVE_IMPLS"))
+	var impls []benchImpl
+	for _, impl := range benchImpls {
+		if sel.MatchString(impl.name) {
+			impls = append(impls, impl)
+		}
+	}
+	e := getBenchEnv(t)
+	const pass = 8192
+	for _, qs := range querySets {
+		q := e.queries[qs]
+		if len(q) == 0 {
+			continue
+		}
+		fs := make([]func(int) bool, len(impls))
+		for i, impl := range impls {
+			fs[i] = impl.prepare(t, e, q)
+		}
+		ns := make([][]float64, len(impls)) // per implementation, per round
+		for r := range rounds {
+			off := r * pass & (queryCount - 1)
+			for k := range impls {
+				i := (k + r) % len(impls)
+				f := fs[i]
+				start := time.Now()
+				for j := off; j < off+pass; j++ {
+					sink = f(j)
+				}
+				ns[i] = append(ns[i], float64(time.Since(start).Nanoseconds())/pass)
+			}
+		}
+		var sb strings.Builder
+		fmt.Fprintf(&sb, "%s, %d rounds of %d lookups: median ns/lookup; ratio to %s per round, median [p10-p90]\n", qs, rounds, pass, impls[0].name)
+		for i, impl := range impls {
+			ratios := make([]float64, rounds)
+			for r := range rounds {
+				ratios[r] = ns[i][r] / ns[0][r]
+			}
+			fmt.Fprintf(&sb, "  %-14s %8.1f  %7.2fx [%.2f-%.2f]\n", impl.name, quantile(ns[i], 0.5),
+				quantile(ratios, 0.5), quantile(ratios, 0.1), quantile(ratios, 0.9))
+		}
+		t.Log("\n" + sb.String())
+	}
+}
+
+// quantile returns the q-quantile of x (nearest rank).
+func quantile(x []float64, q float64) float64 {
+	x = slices.Sorted(slices.Values(x))
+	return x[min(len(x)-1, int(q*float64(len(x))))]
+}
