@@ -223,15 +223,15 @@ func (db *DB) match4(addr netip.Addr) (uint32, netip.Prefix) {
 		n := int(w >> wordRecBits & 0xFF)
 		return v, netip.PrefixFrom(addr4(a&^(1<<(32-n)-1)), n)
 	}
-	r := db.v4.ranges[i : i+2]
-	v := uint32(r[0] & valMask4)
+	v := db.v4.hot[i] & (1<<db.v4.vbits - 1)
 	if v == 0 {
 		return 0, netip.Prefix{}
 	}
 	if db.hasV4Whole {
 		return v, db.v4Whole
 	}
-	k := netBits32(a, uint32(r[0]>>shift4), uint32(r[1]>>shift4-1))
+	s, e := db.v4.bounds(a, i, w)
+	k := netBits32(a, s, e)
 	return v, netip.PrefixFrom(addr4(a&^(1<<k-1)), 32-int(k))
 }
 
