@@ -381,6 +381,12 @@ func (f *family6) find(a u128) (int, uint32) {
 	if w&wordRec != 0 {
 		return -1, w
 	}
+	return f.scan(a, w), w
+}
+
+// scan returns the index of the range containing a among the ranges of
+// the range leaf w.
+func (f *family6) scan(a u128, w uint32) int {
 	i := int(w & leafIndexMask)
 	end := i + 1 + int(w>>wordIndexBits)
 	if i+1 >= len(f.lo) {
@@ -391,14 +397,14 @@ func (f *family6) find(a u128) (int, uint32) {
 				i++
 			}
 		}
-		return i, 0
+		return i
 	}
 	for j := i + 1; j < end; j++ {
 		if !a.less(f.start(j)) {
 			i++
 		}
 	}
-	return i, 0
+	return i
 }
 
 // trieBuilder builds the trie over sorted range starts, as 128-bit keys
