@@ -602,7 +602,7 @@ var sinkU64 uint64
 // noisy machine: in each round every implementation looks up the same
 // slice of a query set, in a rotating order, so that all of them share
 // the round's conditions, and the ratio of each to ipintel is taken per
-// round; each warms its caches on 2048 other queries before its timed
+// round; each warms its caches on 8192 other queries before its timed
 // pass. It prints the median time per lookup and the median ratio with
 // its spread (10th to 90th percentile over rounds). It runs only when
 // IPINTEL_INTERLEAVE is set to the number of rounds (scripts/bench.sh
@@ -621,7 +621,7 @@ func TestInterleaved(t *testing.T) {
 		}
 	}
 	e := getBenchEnv(t)
-	const pass, warm = 8192, 2048
+	const pass, warm = 8192, 8192
 	for _, qs := range querySets {
 		q := e.queries[qs]
 		if len(q) == 0 {
