@@ -8,9 +8,13 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/gaissmai/bart"
 	"github.com/maxmind/mmdbwriter"
@@ -325,10 +329,12 @@ func mergeAddr(p netip.Prefix, r netip.Addr) netip.Addr {
 // peers builds the other implementations lazily: each costs seconds and
 // hundreds of MiB, so only the ones a run selects are built.
 var (
-	bartOnce, ipsetOnce, rangerOnce sync.Once
-	bartTable                       *bart.Table[uint32]
-	ipset                           *netipx.IPSet
-	ranger                          cidranger.Ranger
+	bartOnce, bartRecOnce, ipsetOnce, rangerOnce sync.Once
+	bartTable                                    *bart.Table[uint32]
+	bartRec                                      *bart.Table[uint32]
+	bartRecs                                     []Record
+	ipset                                        *netipx.IPSet
+	ranger                                       cidranger.Ranger
 )
 
 func (e *benchEnv) bart() *bart.Table[uint32] {
@@ -339,6 +345,43 @@ func (e *benchEnv) bart() *bart.Table[uint32] {
 		}
 	})
 	return bartTable
+}
+
+// bartRecord builds the fair bart peer: a table whose value is an index
+// into a slice of distinct records (Network unset), so that a lookup
+// returns what DB.Lookup returns.
+func (e *benchEnv) bartRecord() (*bart.Table[uint32], []Record) {
+	bartRecOnce.Do(func() {
+		bartRec = new(bart.Table[uint32])
+		index := map[Record]uint32{}
+		for p, r := range e.db.All() {
+			r.Network = netip.Prefix{}
+			i, ok := index[r]
+			if !ok {
+				i = uint32(len(bartRecs))
+				index[r] = i
+				bartRecs = append(bartRecs, r)
+			}
+			bartRec.Insert(p, i)
+		}
+	})
+	return bartRec, bartRecs
+}
+
+// bartLookup answers addr as DB.Lookup does, with bart: the longest
+// matching prefix and its record index, then the record.
+func bartLookup(t *bart.Table[uint32], recs []Record, addr netip.Addr) (Record, bool) {
+	addr = addr.Unmap()
+	if addr.Zone() != "" {
+		return Record{}, false
+	}
+	pfx, i, ok := t.LookupPrefixLPM(netip.PrefixFrom(addr, addr.BitLen()))
+	if !ok {
+		return Record{}, false
+	}
+	r := recs[i]
+	r.Network = pfx
+	return r, true
 }
 
 func (e *benchEnv) ipset(tb testing.TB) *netipx.IPSet {
@@ -382,6 +425,18 @@ var benchImpls = []benchImpl{
 			return ok
 		}
 	}},
+	{"ipintel-batch", func(_ testing.TB, e *benchEnv, q []netip.Addr) func(int) bool {
+		// One LookupBatch of batchBench addresses every batchBench
+		// calls, so ns/op is the time per address.
+		db := e.db
+		out := make([]Record, batchBench)
+		return func(i int) bool {
+			if i%batchBench == 0 {
+				db.LookupBatch(q[i:i+batchBench], out)
+			}
+			return out[i%batchBench].Network.IsValid()
+		}
+	}},
 	{"maxminddb", func(_ testing.TB, e *benchEnv, q []netip.Addr) func(int) bool {
 		r := e.reader
 		return func(i int) bool {
@@ -396,6 +451,13 @@ var benchImpls = []benchImpl{
 		return func(i int) bool {
 			_, ok := t.Lookup(q[i])
 			return ok
+		}
+	}},
+	{"bart-record", func(_ testing.TB, e *benchEnv, q []netip.Addr) func(int) bool {
+		t, recs := e.bartRecord()
+		return func(i int) bool {
+			r, ok := bartLookup(t, recs, q[i])
+			return ok && r.Network.IsValid()
 		}
 	}},
 	{"netipx", func(tb testing.TB, e *benchEnv, q []netip.Addr) func(int) bool {
@@ -414,6 +476,15 @@ var benchImpls = []benchImpl{
 		}
 	}},
 }
+
+// batchBench is the batch size of the ipintel-batch benchmark; it
+// divides queryCount.
+const batchBench = 64
+
+// parallelSafe reports whether an implementation's lookup function may
+// be called from several goroutines (ipintel-batch keeps its results in
+// one buffer).
+func parallelSafe(name string) bool { return name != "ipintel-batch" }
 
 var querySets = []string{"v4rand", "v4hit", "v6"}
 
@@ -448,6 +519,9 @@ func BenchmarkLookup(b *testing.B) {
 // BenchmarkLookupParallel is BenchmarkLookup on every available core.
 func BenchmarkLookupParallel(b *testing.B) {
 	for _, impl := range benchImpls {
+		if !parallelSafe(impl.name) {
+			continue
+		}
 		b.Run(impl.name, func(b *testing.B) {
 			for _, qs := range querySets {
 				b.Run(qs, func(b *testing.B) {
@@ -496,4 +570,101 @@ func BenchmarkOpen(b *testing.B) {
 	b.ReportMetric(float64(db.Bytes())/float64(len(e.file)), "engine/file")
 	b.ReportMetric(float64(len(e.nets)), "networks")
 	b.ReportMetric(float64(db.Len()), "ranges")
+}
+
+// BenchmarkDependentLoad measures the machine's latency of a chain of
+// dependent loads (a pointer chase through a random cyclic permutation,
+// one 64-byte line per step) at working sets from L1 to DRAM. Absolute
+// lookup times move 2-4x between machines with these latencies, so
+// scripts/bench.sh prints them beside the lookup results.
+func BenchmarkDependentLoad(b *testing.B) {
+	for _, kib := range []int{32, 256, 1024, 2048, 4096, 8192, 32768} {
+		b.Run(fmt.Sprintf("%dKiB", kib), func(b *testing.B) {
+			const line = 8 // uint64s per 64-byte line
+			n := kib << 10 / 64
+			next := make([]uint64, n*line)
+			perm := rand.New(rand.NewPCG(1, 1)).Perm(n)
+			for i := range n {
+				next[perm[i]*line] = uint64(perm[(i+1)%n] * line)
+			}
+			p := uint64(0)
+			for b.Loop() {
+				p = next[p]
+			}
+			sinkU64 = p
+		})
+	}
+}
+
+var sinkU64 uint64
+
+// TestInterleaved compares the implementations of BenchmarkLookup on a
+// noisy machine: in each round every implementation looks up the same
+// slice of a query set, in a rotating order, so that all of them share
+// the round's conditions, and the ratio of each to ipintel is taken per
+// round; each warms its caches on 8192 other queries before its timed
+// pass. It prints the median time per lookup and the median ratio with
+// its spread (10th to 90th percentile over rounds). It runs only when
+// IPINTEL_INTERLEAVE is set to the number of rounds (scripts/bench.sh
+// sets it); IPINTEL_INTERLEAVE_IMPLS, a regular expression, selects the
+// implementations.
+func TestInterleaved(t *testing.T) {
+	rounds, _ := strconv.Atoi(os.Getenv("IPINTEL_INTERLEAVE"))
+	if rounds <= 0 {
+		t.Skip("set IPINTEL_INTERLEAVE to the number of rounds")
+	}
+	sel := regexp.MustCompile(os.Getenv("IPINTEL_INTERLEAVE_IMPLS"))
+	var impls []benchImpl
+	for _, impl := range benchImpls {
+		if sel.MatchString(impl.name) {
+			impls = append(impls, impl)
+		}
+	}
+	e := getBenchEnv(t)
+	const pass, warm = 8192, 8192
+	for _, qs := range querySets {
+		q := e.queries[qs]
+		if len(q) == 0 {
+			continue
+		}
+		fs := make([]func(int) bool, len(impls))
+		for i, impl := range impls {
+			fs[i] = impl.prepare(t, e, q)
+		}
+		ns := make([][]float64, len(impls)) // per implementation, per round
+		for r := range rounds {
+			off := r * pass & (queryCount - 1)
+			for k := range impls {
+				i := (k + r) % len(impls)
+				f := fs[i]
+				// Warm the implementation's caches on other queries
+				// first: the previous one's pass evicted them.
+				for j := off + pass; j < off+pass+warm; j++ {
+					sink = f(j & (queryCount - 1))
+				}
+				start := time.Now()
+				for j := off; j < off+pass; j++ {
+					sink = f(j)
+				}
+				ns[i] = append(ns[i], float64(time.Since(start).Nanoseconds())/pass)
+			}
+		}
+		var sb strings.Builder
+		fmt.Fprintf(&sb, "%s, %d rounds of %d lookups: median ns/lookup; ratio to %s per round, median [p10-p90]\n", qs, rounds, pass, impls[0].name)
+		for i, impl := range impls {
+			ratios := make([]float64, rounds)
+			for r := range rounds {
+				ratios[r] = ns[i][r] / ns[0][r]
+			}
+			fmt.Fprintf(&sb, "  %-14s %8.1f  %7.2fx [%.2f-%.2f]\n", impl.name, quantile(ns[i], 0.5),
+				quantile(ratios, 0.5), quantile(ratios, 0.1), quantile(ratios, 0.9))
+		}
+		t.Log("\n" + sb.String())
+	}
+}
+
+// quantile returns the q-quantile of x (nearest rank).
+func quantile(x []float64, q float64) float64 {
+	x = slices.Sorted(slices.Values(x))
+	return x[min(len(x)-1, int(q*float64(len(x))))]
 }

@@ -55,7 +55,8 @@
 // Poptrie (Asai and Ohara, SIGCOMM 2015):
 //
 //   - a direct-indexed top level on the first 19 bits for IPv4 (2 MiB)
-//     and 16 bits for IPv6 (10 bits for small databases);
+//     and 16 bits for IPv6 (10 bits for small databases; the IPv4 level
+//     widens, up to 24 bits, when its records need more bits);
 //   - under a slot dense with ranges, a direct-indexed level sized to the
 //     slot (a word per two to four ranges), nested where still dense;
 //     the word that leads to it holds its offset and width, so each hop
@@ -73,96 +74,37 @@
 //     ranges, so its size follows the number of ranges, not the depth of
 //     the networks.
 //
+// An IPv4 range is 4 bytes on the lookup path: the low bits of its start
+// below the top-level slot and its record index; the absolute starts,
+// which only [DB.All] and [DB.Verify] read, are kept apart. An IPv6
+// range keeps the high half of its start beside its record (16 bytes),
+// with low halves stored only for the few leading starts inside ::/64
+// that need one, since ipintel widens IPv6 to /64.
+//
 // Every array is a flat slice of integers or of pointer-free structs, so
-// the garbage collector never scans the engine, and a lookup is a short
-// chain of dependent loads: the top level, a direct-level word or a node
-// or two, then a record leaf or a range, a 16-byte record, and the
-// 16-byte detail it shares with other records (the organisation and the
+// the garbage collector never scans the engine. A lookup is a short chain
+// of dependent loads: the top level, then for addresses in dense regions
+// one or more direct-level words or nodes, then a record leaf or one or
+// two cache lines of ranges, then a 16-byte record and the 16-byte
+// detail it shares with other records (the organisation and the
 // provider, as slices of one shared string, and the first and last seen
-// days). Records are numbered by how many ranges use them, and details by
-// the first record that uses them, so the few thousand records that most
-// networks share, and their details, sit together in cache. An IPv4
-// range's start and record share one uint64; an IPv6 range keeps the
-// high half of its start beside its record (16 bytes), with low halves
-// stored only for the few leading starts inside ::/64 that need one,
-// since ipintel widens IPv6 to /64.
-// Either way the scan of a leaf's starts, the record index and the next
-// start that bounds the range share cache lines. Lookup does not
-// allocate, lock, call through an interface or decode; it returns the
-// 88-byte Record by value.
+// days). An address in an alias of the IPv4 space (6to4, Teredo) is
+// looked up again as IPv4. Records are numbered by how many ranges use
+// them, and details by the first record that uses them, so the records
+// most networks share, and their details, sit together in cache.
 //
-// Memory: on a database built from the shared feed corpus by `ipintel
-// build` (19 MB file, 1.93M networks, 763k ranges, 102k distinct records)
-// the engine takes 13.4 MB: 6.9 bytes per MMDB network, 0.70 times the
-// file. Open takes about 0.2 s, most of it walking the tree and decoding
-// the 102k records.
+// Lookup does not allocate, lock, call through an interface or decode;
+// it returns the 88-byte Record by value. [DB.LookupBatch] returns the
+// same answers for many addresses at once, without allocating: it
+// carries groups of addresses through the lookup's stages together, so
+// that the memory reads of neighbouring lookups overlap; it pays when
+// the engine's arrays are not all in cache.
 //
-// Speed, median ns/op of one lookup on one core of a 2-core AMD EPYC VM,
-// all implementations on the same database and the same 64k precomputed
-// addresses (scripts/bench.sh: go test -bench -count=6, benchstat;
-// 2026-11-22):
-//
-//	queries  ipintel  maxminddb-golang      bart             netipx  cidranger
-//	                  Lookup+Decode         Table.Lookup     Contains
-//	v4rand     22.4    223  (9.96x slower)   41.3 (1.8x)      115    1574
-//	v4hit      48.4    508  (10.5x)         165   (3.4x)      122    4676
-//	v6         56.7    379   (6.7x)          66.8 (1.2x)      117    2213
-//
-// With both cores (BenchmarkLookupParallel, a separate run) ipintel does
-// 11.6, 24.6 and 29.1 ns/op, 1.9 to 2.3 times its one-core throughput.
-//
-// Where the time goes. On this VM a chain of dependent loads costs
-// about 4 ns a step within 1 MiB, 11 ns within 2 MiB, 31 ns within 8 MiB
-// and 120 ns beyond 16 MiB, and a branch that waits on a load and is
-// mispredicted stops the processor from overlapping one lookup with the
-// next. The engine is therefore laid out to keep each lookup's first
-// reads in the smaller arrays (the IPv6 top level and direct levels, the
-// most used records) and to end most IPv4 lookups at the top level.
-//
-// For random IPv4 addresses the index is not the limit: a loop of the
-// trie walk and range scan alone runs at 7 ns a lookup, 9 ns with the
-// record read. The rest goes to the branch on whether there is a record
-// (4 ns), building the netip.Prefix (2 ns), and reading the netip.Addr
-// and building the Record (8 ns). A Record whose network is computed on
-// demand, as maxminddb-golang's Result.Prefix is, measured only 7%
-// faster: too little to give up Network as a plain field. Record leaves
-// matter most: a variant whose every leaf named a range (one fewer
-// branch, one more load) was half again as slow on random IPv4
-// addresses, and a summary level in front of the IPv4 top level (one
-// more branch) 18% slower.
-//
-// An IPv6 lookup of this database walks the top level, one to three
-// direct levels under the dense /16s and sometimes a node before its
-// range; each hop is a load and a branch on what it found, and the walk
-// and scan take three quarters of the lookup. bart, which returns only a
-// value and no network, is 1.2 times slower there.
-//
-// How the address is read matters as much as the index. netip.Addr.As16
-// stores the address as two 8-byte halves, and its result is then copied
-// as one 16-byte word: a load the processor cannot forward from the two
-// stores, so it waits for them to retire, on the critical path of every
-// IPv6 lookup. Reading the halves through AsSlice instead, which inlines
-// and keeps its array on the stack, took 11 ns (16%) off an IPv6 lookup.
-// Branch-free variants of the IPv6 walk were slower, not faster: with a
-// fixed number of direct levels, no nodes and a fixed-length scan the
-// walk and scan took 72 ns instead of 41, and a fixed-length scan alone
-// 45 instead of 41. Their extra instructions most likely leave room for
-// fewer lookups in flight while loads wait, which costs more than the
-// mispredicted branches they remove.
-//
-// On the synthetic benchmark database (44 MB file, 5.3M networks, 1.46M
-// ranges; shaped like the peer table of DESIGN.md §9) the engine takes
-// 0.38 times the file (3.2 bytes per network), Open 0.19 s, and one
-// lookup (-count=5):
-//
-//	queries  ipintel  maxminddb-golang      bart
-//	v4rand     36.1    410  (11.3x slower)   49.3 (1.4x)
-//	v4hit      40.7    661  (16.2x)         190   (4.7x)
-//	v6         51.0    633  (12.4x)         408   (8.0x)
-//
-// These figures predate the IPv6 address-read fix above, which took a
-// further 16% off IPv6 lookups on this database (A/B of the two builds,
-// 6 runs each, p=0.004).
+// The engine takes about 7 bytes per MMDB network of an ipintel
+// database, under three quarters of the file's size; [DB.Bytes] reports
+// it. Open costs one walk of the search tree and one decode per distinct
+// record. Measured figures, with the machine and the date, are in the
+// README; scripts/bench.sh reproduces them.
 //
 // Run the benchmarks with
 //

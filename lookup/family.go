@@ -2,6 +2,7 @@ package lookup
 
 import (
 	"errors"
+	"fmt"
 	"math/bits"
 )
 
@@ -27,8 +28,13 @@ import (
 // A trie word is a leaf or, with wordInner set, a reference to a node
 // or a direct level:
 //
-//	range leaf   bits 0-25   range index; bits 26-29 the number of
-//	             further ranges that start inside the slot
+//	range leaf   bits 0-23 range index; bit 24 (leafStartIn) set when
+//	             that range starts inside the top-level slot, after
+//	             its first address; bit 25 (leafNextIn) set when the
+//	             range after the leaf's last starts inside the
+//	             top-level slot (both IPv4 only, see family4); bits
+//	             26-29 the number of further ranges that start inside
+//	             the slot
 //	record leaf  bit 30 set; bits 0-21 record index, bits 22-29 prefix length
 //	node         bit 31 set; bits 0-25 node index; bits 26-30 zero
 //	direct       bit 31 set; bits 0-25 offset of the level's first word
@@ -45,6 +51,10 @@ const (
 	wordRecBits   = 22
 	wordRecMask   = 1<<wordRecBits - 1
 	stride        = 6
+
+	leafIndexMask = 1<<24 - 1
+	leafStartIn   = 1 << 24
+	leafNextIn    = 1 << 25
 )
 
 // The number of further range starts a range leaf's slot may hold; a
@@ -64,7 +74,7 @@ const _ = uint(15-scan4) + uint(15-scan6)
 
 // maxRanges is the number of ranges a family may hold: a range index
 // must fit in a leaf word.
-const maxRanges = wordIndexMask - 64
+const maxRanges = leafIndexMask - 64
 
 // errTrieTooLarge is returned when a trie's nodes or direct levels
 // outgrow the 26-bit indexes of its words.
@@ -191,44 +201,77 @@ func (t *trie) descend128(w uint32, d uint, a u128) uint32 {
 	}
 }
 
-// family4 holds the IPv4 ranges. ranges[i] packs range i's first
-// address (bits 31-63) and record index (bits 0-30); range i covers
-// [start(i), start(i+1)-1]. A sentinel entry with start 2^32 ends the
-// slice, so that start(i+1)-1 is the last address for the last range
-// too. One array rather than two keeps a range's start, its record and
-// the next start in one or two cache lines.
+// family4 holds the IPv4 ranges in two arrays. The hot one, read by
+// every lookup that ends on a range, packs range i's start below its
+// top-level slot (the low 32-topBits bits, the bits the scan compares)
+// above its record index (the low vbits = topBits bits): 4 bytes a
+// range, so a leaf's scan and the bounds it needs share a cache line
+// more often, and the array is half the size of absolute 8-byte
+// entries. A leaf's further ranges all start inside the address's
+// top-level slot, so their low bits order them; the range a leaf names
+// first, and the one after its last, may start outside it, and two
+// flags in the leaf (leafStartIn, leafNextIn) say whether they do. The
+// lookup then clips the range to the slot, which does not change the
+// network it computes: an address answered by a range has a network no
+// larger than its top-level slot (a slot inside one network ends on a
+// record leaf), so the largest aligned block around the address inside
+// the range lies inside the slot.
+//
+// The cold array holds the absolute starts, for All, Verify and export.
+// Range i covers [starts[i], starts[i+1]-1], the last one up to
+// 255.255.255.255.
 type family4 struct {
-	ranges []uint64
+	hot    []uint32
+	starts []uint32
+	vbits  uint // bits of a hot entry that hold the record index
 	trie
 }
 
-const (
-	shift4   = 31
-	valMask4 = 1<<shift4 - 1
-)
-
 func (f *family4) init(r rangeList) error {
 	n := len(r.starts)
-	f.ranges = make([]uint64, n+1)
+	maxVal := uint32(0)
+	for _, v := range r.vals {
+		maxVal = max(maxVal, v)
+	}
+	// The record index must fit below the start's low bits.
+	tb := max(topBits4(n), uint(bits.Len32(maxVal)))
+	if tb > maxTopBits4 {
+		return fmt.Errorf("too many records for the IPv4 index (%d)", maxVal)
+	}
+	f.vbits = tb
+	f.hot = make([]uint32, n)
+	f.starts = make([]uint32, n)
 	keys := make([]u128, n)
+	low := uint32(1)<<(32-tb) - 1
 	for i, s := range r.starts {
-		f.ranges[i] = s.lo<<shift4 | uint64(r.vals[i])
+		a := uint32(s.lo)
+		f.starts[i] = a
+		f.hot[i] = (a&low)<<tb | r.vals[i]
 		keys[i] = u128{s.lo << 32, 0}
 	}
-	f.ranges[n] = 1 << 32 << shift4
 	var err error
-	f.trie, err = buildTrie(keys, r.vals, topBits4(n), scan4, 32)
+	f.trie, err = buildTrie(keys, r.vals, tb, scan4, 32, true)
 	return err
 }
 
-func (f *family4) len() int           { return len(f.ranges) - 1 }
-func (f *family4) start(i int) uint32 { return uint32(f.ranges[i] >> shift4) }
-func (f *family4) val(i int) uint32   { return uint32(f.ranges[i] & valMask4) }
-func (f *family4) end(i int) uint32   { return uint32(f.ranges[i+1]>>shift4 - 1) }
-func (f *family4) bytes() int         { return 8*len(f.ranges) + f.trie.bytes() }
+// maxTopBits4 bounds the IPv4 top level (64 MiB) and with it the
+// records an IPv4 range may name (2^24).
+const maxTopBits4 = 24
 
-// find returns the index of the range containing a, or -1 and the
-// record leaf that answers a.
+func (f *family4) len() int           { return len(f.starts) }
+func (f *family4) start(i int) uint32 { return f.starts[i] }
+func (f *family4) val(i int) uint32   { return f.hot[i] & (1<<f.vbits - 1) }
+func (f *family4) bytes() int         { return 4*len(f.hot) + 4*len(f.starts) + f.trie.bytes() }
+
+func (f *family4) end(i int) uint32 {
+	if i+1 < len(f.starts) {
+		return f.starts[i+1] - 1
+	}
+	return 1<<32 - 1
+}
+
+// find returns the index of the range containing a and the leaf that
+// named it, or -1 and the record leaf that answers a.
 func (f *family4) find(a uint32) (int, uint32) {
 	w := f.top[a>>(32-f.topBits&31)]
 	if w&wordInner != 0 {
@@ -237,15 +280,39 @@ func (f *family4) find(a uint32) (int, uint32) {
 	if w&wordRec != 0 {
 		return -1, w
 	}
-	i := int(w & wordIndexMask)
-	// A packed entry is ≤ key exactly when its start is ≤ a.
-	key := uint64(a)<<shift4 | valMask4
-	for _, x := range f.ranges[i+1 : i+1+int(w>>wordIndexBits)] {
+	return f.scan(a, w), w
+}
+
+// scan returns the index of the range containing a among the ranges of
+// the range leaf w.
+func (f *family4) scan(a uint32, w uint32) int {
+	i := int(w & leafIndexMask)
+	// An entry is ≤ key exactly when its start's low bits are ≤ a's.
+	vb := f.vbits & 31
+	key := a<<vb | (1<<vb - 1)
+	for _, x := range f.hot[i+1 : i+1+int(w>>wordIndexBits)] {
 		if x <= key {
 			i++
 		}
 	}
-	return i, 0
+	return i
+}
+
+// bounds returns the bounds of range i, found for a through the range
+// leaf w, clipped to a's top-level slot.
+func (f *family4) bounds(a uint32, i int, w uint32) (start, end uint32) {
+	vb := f.vbits & 31
+	lowMask := uint32(1)<<(32-vb&31) - 1
+	slot := a &^ lowMask
+	first := int(w & leafIndexMask)
+	start, end = slot, slot|lowMask
+	if i != first || w&leafStartIn != 0 {
+		start = slot | f.hot[i]>>vb
+	}
+	if i != first+int(w>>wordIndexBits) || w&leafNextIn != 0 {
+		end = slot | (f.hot[i+1]>>vb - 1)
+	}
+	return start, end
 }
 
 // family6 holds the IPv6 ranges. A range's start is stored as its high
@@ -286,7 +353,7 @@ func (f *family6) init(r rangeList) error {
 		f.lo[i] = r.starts[i].lo
 	}
 	var err error
-	f.trie, err = buildTrie(r.starts, r.vals, topBits6(n), scan6, 128)
+	f.trie, err = buildTrie(r.starts, r.vals, topBits6(n), scan6, 128, false)
 	return err
 }
 
@@ -314,7 +381,13 @@ func (f *family6) find(a u128) (int, uint32) {
 	if w&wordRec != 0 {
 		return -1, w
 	}
-	i := int(w & wordIndexMask)
+	return f.scan(a, w), w
+}
+
+// scan returns the index of the range containing a among the ranges of
+// the range leaf w.
+func (f *family6) scan(a u128, w uint32) int {
+	i := int(w & leafIndexMask)
 	end := i + 1 + int(w>>wordIndexBits)
 	if i+1 >= len(f.lo) {
 		// Every start in the scan has a zero low half, and a start
@@ -324,14 +397,14 @@ func (f *family6) find(a u128) (int, uint32) {
 				i++
 			}
 		}
-		return i, 0
+		return i
 	}
 	for j := i + 1; j < end; j++ {
 		if !a.less(f.start(j)) {
 			i++
 		}
 	}
-	return i, 0
+	return i
 }
 
 // trieBuilder builds the trie over sorted range starts, as 128-bit keys
@@ -339,8 +412,9 @@ func (f *family6) find(a u128) (int, uint32) {
 type trieBuilder struct {
 	keys      []u128
 	vals      []uint32
-	scan      int // further range starts a leaf's slot may hold
-	directEnd int // a direct level must end by this bit
+	scan      int  // further range starts a leaf's slot may hold
+	directEnd int  // a direct level must end by this bit
+	flags     bool // set leafStartIn and leafNextIn (IPv4)
 
 	t trie
 }
@@ -350,8 +424,8 @@ type trieBuilder struct {
 // with a top level of 1<<topBits words, leaves whose slots hold at most
 // scan further starts, and direct levels that end by bit directEnd: 32
 // for IPv4, whose lookup reads the address as 32 bits, 128 for IPv6.
-func buildTrie(keys []u128, vals []uint32, topBits uint, scan, directEnd int) (trie, error) {
-	b := &trieBuilder{keys: keys, vals: vals, scan: scan, directEnd: directEnd}
+func buildTrie(keys []u128, vals []uint32, topBits uint, scan, directEnd int, flags bool) (trie, error) {
+	b := &trieBuilder{keys: keys, vals: vals, scan: scan, directEnd: directEnd, flags: flags}
 	b.t.top = make([]uint32, 1<<topBits)
 	b.t.topBits = topBits
 	d := int(topBits)
@@ -408,7 +482,18 @@ func (b *trieBuilder) leafWord(base u128, d, lo, hi int) uint32 {
 			return wordRec | uint32(128-k)<<wordRecBits | v
 		}
 	}
-	return uint32(hi-lo)<<wordIndexBits | uint32(lo)
+	w := uint32(hi-lo)<<wordIndexBits | uint32(lo)
+	if b.flags {
+		top := lowMask(128 - int(b.t.topBits))
+		first := base.and(top.not())
+		if first.less(b.keys[lo]) {
+			w |= leafStartIn
+		}
+		if hi+1 < len(b.keys) && !first.or(top).less(b.keys[hi+1]) {
+			w |= leafNextIn
+		}
+	}
+	return w
 }
 
 // slotBase returns the first key of slot j of the block at base whose

@@ -55,8 +55,14 @@ func (db *DB) Verify() error {
 	nrec := uint32(len(db.records))
 	f4 := &db.v4
 	n4 := f4.len()
-	if n4 < 1 || f4.start(0) != 0 || f4.ranges[n4] != 1<<32<<shift4 {
-		return errors.New("verify: IPv4 ranges do not start at 0.0.0.0 or lack the sentinel")
+	if n4 < 1 || f4.start(0) != 0 || len(f4.hot) != n4 {
+		return errors.New("verify: IPv4 ranges do not start at 0.0.0.0 or the hot array is out of step")
+	}
+	lowBits := 32 - f4.vbits
+	for i := range n4 {
+		if f4.hot[i]>>f4.vbits != f4.starts[i]&(1<<lowBits-1) {
+			return fmt.Errorf("verify: IPv4 range %d: hot entry out of step with its start", i)
+		}
 	}
 	for i := range n4 {
 		s := f4.start(i)
@@ -68,8 +74,14 @@ func (db *DB) Verify() error {
 		}
 		for _, a := range [2]uint32{s, f4.end(i)} {
 			j, w := f4.find(a)
+			k := netBits32(a, s, f4.end(i))
 			ok := j == i || j < 0 && w&wordRecMask == f4.val(i) &&
-				(w&wordRecMask == 0 || int(w>>wordRecBits&0xFF) == 32-int(netBits32(a, s, f4.end(i))))
+				(w&wordRecMask == 0 || int(w>>wordRecBits&0xFF) == 32-int(k))
+			if j == i {
+				// The bounds clipped to the top-level slot give the same network.
+				cs, ce := f4.bounds(a, j, w)
+				ok = netBits32(a, cs, ce) == k
+			}
 			if !ok {
 				return fmt.Errorf("verify: IPv4 index finds range %d (%#x) for %d, want %d", j, w, a, i)
 			}

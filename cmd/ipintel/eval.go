@@ -279,9 +279,13 @@ func evalAddrs(db *lookup.DB, addrs []netip.Addr) evalResult {
 	catN := make([]int, len(cats))
 	actN := make([]int, len(evalActions))
 	feedN := map[string]int{}
-	for _, addr := range addrs {
-		rec, ok := db.Lookup(addr)
-		if ok {
+	var recs [256]lookup.Record
+	for i := range addrs {
+		if i%len(recs) == 0 {
+			db.LookupBatch(addrs[i:min(i+len(recs), len(addrs))], recs[:])
+		}
+		rec := recs[i%len(recs)]
+		if rec.Network.IsValid() {
 			found++
 		}
 		for i, c := range cats {

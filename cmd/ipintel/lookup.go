@@ -76,6 +76,30 @@ func runLookup(ctx context.Context, e *env, dbPath, format string, args []string
 	}
 	failed := false
 	var buf []byte
+	// Addresses are looked up in batches (LookupBatch overlaps their
+	// memory reads); a batch is answered when it is full, when the input
+	// has nothing more buffered (the next read may wait), and at the end,
+	// so no answer waits for input that has not arrived.
+	const batch = 256
+	pending := make([]netip.Addr, 0, batch)
+	recs := make([]lookup.Record, batch)
+	flush := func() {
+		db.LookupBatch(pending, recs)
+		for i, addr := range pending {
+			rec := recs[i]
+			found := rec.Network.IsValid()
+			v := policy.Decide(rec)
+			names := db.SourceNames(rec.Sources)
+			if tw != nil {
+				writeTableRow(tw, addr, rec, found, names, v)
+				continue
+			}
+			buf = appendAnswer(buf[:0], addr, rec, found, names, v)
+			buf = append(buf, '\n')
+			_, _ = out.Write(buf)
+		}
+		pending = pending[:0]
+	}
 	one := func(where, s string) {
 		addr, err := parseQueryAddr(s)
 		if err != nil {
@@ -83,16 +107,9 @@ func runLookup(ctx context.Context, e *env, dbPath, format string, args []string
 			failed = true
 			return
 		}
-		rec, found := db.Lookup(addr)
-		v := policy.Decide(rec)
-		names := db.SourceNames(rec.Sources)
-		if tw != nil {
-			writeTableRow(tw, addr, rec, found, names, v)
-			return
+		if pending = append(pending, addr); len(pending) == batch {
+			flush()
 		}
-		buf = appendAnswer(buf[:0], addr, rec, found, names, v)
-		buf = append(buf, '\n')
-		_, _ = out.Write(buf)
 	}
 
 	if len(args) > 0 {
@@ -107,11 +124,12 @@ func runLookup(ctx context.Context, e *env, dbPath, format string, args []string
 				return
 			}
 			one("line "+strconv.Itoa(n), line)
-		}); err != nil {
+		}, flush); err != nil {
 			fmt.Fprintf(e.stderr, "ipintel lookup: read stdin: %v\n", err)
 			failed = true
 		}
 	}
+	flush()
 	if tw != nil {
 		_ = tw.Flush()
 	}
@@ -167,10 +185,15 @@ const maxQueryLine = 4096
 // of r that is neither blank nor a comment (from # to the end of the
 // line), or with tooLong for a line longer than maxQueryLine. Lines may be
 // of any length: a long one never stops the loop. It stops early, without
-// an error, when ctx is done, and returns the read error, if any.
-func eachQueryLine(ctx context.Context, r io.Reader, f func(n int, line string, tooLong bool)) error {
+// an error, when ctx is done, and returns the read error, if any. It
+// calls idle before a read that may wait for input: when no more of r is
+// buffered.
+func eachQueryLine(ctx context.Context, r io.Reader, f func(n int, line string, tooLong bool), idle func()) error {
 	br := bufio.NewReaderSize(r, maxQueryLine)
 	for n := 1; ctx.Err() == nil; n++ {
+		if br.Buffered() == 0 {
+			idle() // the next read may wait for input
+		}
 		b, err := br.ReadSlice('\n')
 		tooLong := false
 		for errors.Is(err, bufio.ErrBufferFull) {

@@ -160,14 +160,23 @@ func (s *server) handleIPs(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusRequestEntityTooLarge, "more than "+strconv.Itoa(s.cfg.maxBatch)+" addresses")
 		return
 	}
+	// Parse every address first, then look them all up in one batch; an
+	// address that does not parse stays the zero Addr, which never matches.
+	parsed := make([]netip.Addr, len(addrs))
+	errs := make([]error, len(addrs))
+	for i, raw := range addrs {
+		parsed[i], errs[i] = parseQueryAddr(raw)
+	}
 	db := s.h.Load()
+	recs := make([]lookup.Record, len(addrs))
+	db.LookupBatch(parsed, recs)
 	b := make([]byte, 0, 64+len(addrs)*400)
 	b = append(b, '[')
 	for i, raw := range addrs {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		addr, err := parseQueryAddr(raw)
+		addr, err := parsed[i], errs[i]
 		if err != nil {
 			b = append(b, `{"ip":`...)
 			b = appendJSONString(b, raw)
@@ -176,10 +185,10 @@ func (s *server) handleIPs(w http.ResponseWriter, r *http.Request) {
 			b = append(b, '}')
 			continue
 		}
-		rec, found := db.Lookup(addr)
+		rec := recs[i]
 		v := s.policy.Decide(rec)
 		s.m.countLookup(v.Action)
-		b = appendAnswer(b, addr, rec, found, db.SourceNames(rec.Sources), v)
+		b = appendAnswer(b, addr, rec, rec.Network.IsValid(), db.SourceNames(rec.Sources), v)
 	}
 	b = append(b, "]\n"...)
 	w.Header()["Content-Type"] = hdrJSON
