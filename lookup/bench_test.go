@@ -115,7 +115,7 @@ func synthRecords(rng *rand.Rand) []mmdbtype.Map {
 }
 
 // synthNets returns the networks of the synthetic database, shaped like
-// DESIGN §9: ≈605k IPv4 networks /8-/32 (200k of them abuse /32s) and
+// docs/design.md §9: ≈605k IPv4 networks /8-/32 (200k of them abuse /32s) and
 // ≈151k IPv6 networks, sorted less specific first so that more specific
 // networks paint over the ones containing them.
 func synthNets(rng *rand.Rand) []synthNet {

@@ -55,7 +55,7 @@ type Policy struct {
 	ChallengeAt int
 }
 
-// DefaultPolicy returns the policy of DESIGN §4: the stored risk_score
+// DefaultPolicy returns the policy of docs/design.md §4: the stored risk_score
 // (computed by the builder with the configured per-feed weights), block
 // at 80, challenge at 50.
 func DefaultPolicy() Policy {
