@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"time"
 
 	"github.com/ipintel/ipintel/schema"
@@ -61,6 +62,7 @@ type Builder struct {
 	stats      Stats
 	written    bool         // the merge consumed the added entries
 	result     *mergeResult // the merge's result, once run
+	spanCount  int          // spans and ASN entries when the merge began
 	next       *History     // the history after the merge
 	dated      bool         // the merge applied a history: records get dates
 }
@@ -155,6 +157,16 @@ func (b *Builder) buildEpoch() int64 {
 		b.opts.BuildEpoch = time.Now().Unix()
 	}
 	return b.opts.BuildEpoch
+}
+
+// grow makes room for n more entries of the named feed, so that adding a
+// long feed does not copy what was added before it again and again.
+func (b *Builder) grow(feed string, n int) {
+	fi, ok := b.feedIndex(feed)
+	if !ok || b.feeds[fi].Kind != schema.KindASN {
+		return
+	}
+	b.asnEntries = slices.Grow(b.asnEntries, n)
 }
 
 // FeedStats returns what the named feed has added so far.

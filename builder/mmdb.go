@@ -153,22 +153,62 @@ func (b *Builder) merged(ctx context.Context) (*mergeResult, error) {
 		return nil, err
 	}
 
+	b.spanCount = len(b.asnEntries)
+	for _, l := range b.layers {
+		b.spanCount += len(l.spans)
+	}
 	type batch struct {
-		ranges []outRange
-		recs   []*record
+		pfxs  []netip.Prefix // the networks, in address order
+		recOf []int32        // their records
+		recs  []*record      // every record made so far
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	batches := make(chan batch, 4)
+	all := schema.Categories()
+	counts := make([]CategoryStats, len(all))
+	// Every entry adds at most a few networks: size the lists once for the
+	// common case rather than copying them as they grow.
+	pfxs := make([]netip.Prefix, 0, b.spanCount)
+	recOf := make([]int32, 0, b.spanCount)
 	var recs []*record
 	var mergeErr error
 	done := make(chan struct{})
 	go func() {
+		// The sweep's goroutine also splits its ranges into prefixes and
+		// counts them; the caller's only inserts.
 		defer close(done)
 		defer close(batches)
-		recs, mergeErr = b.merge(ctx, func(rs []outRange, all []*record) error {
+		var idx []int // positions in all of the current record's categories
+		recs, mergeErr = b.merge(ctx, func(rs []outRange, made []*record) error {
+			n0 := len(pfxs)
+			for _, r := range rs {
+				rec := made[r.rec]
+				idx = idx[:0]
+				for j, c := range all {
+					if rec.cats&c != 0 {
+						idx = append(idx, j)
+					}
+				}
+				n1 := len(pfxs)
+				pfxs = r.s.rangeOf().AppendPrefixes(pfxs)
+				for _, p := range pfxs[n1:] {
+					recOf = append(recOf, r.rec)
+					for _, j := range idx {
+						cs := &counts[j]
+						cs.Networks++
+						if p.Addr().Is4() {
+							cs.IPv4 += uint64(1) << (32 - p.Bits())
+						} else if p.Bits() <= 64 {
+							cs.IPv6 = satAdd(cs.IPv6, 64-p.Bits())
+						} else {
+							cs.IPv6++
+						}
+					}
+				}
+			}
 			select {
-			case batches <- batch{rs, all}:
+			case batches <- batch{pfxs[n0:len(pfxs):len(pfxs)], recOf[n0:len(recOf):len(recOf)], made}:
 				return nil
 			case <-ctx.Done():
 				return ctx.Err()
@@ -176,12 +216,7 @@ func (b *Builder) merged(ctx context.Context) (*mergeResult, error) {
 		})
 	}()
 
-	all := schema.Categories()
-	counts := make([]CategoryStats, len(all))
-	var pfxs []netip.Prefix
-	var recOf []int32
 	var maps []mmdbtype.Map
-	var idx []int // positions in all of the current record's categories
 	var insertErr error
 	for bt := range batches {
 		if insertErr != nil {
@@ -191,40 +226,18 @@ func (b *Builder) merged(ctx context.Context) (*mergeResult, error) {
 			cancel()
 			continue
 		}
-		for _, r := range bt.ranges {
-			for int(r.rec) >= len(maps) {
+		for i, p := range bt.pfxs {
+			id := bt.recOf[i]
+			for int(id) >= len(maps) {
 				maps = append(maps, nil)
 			}
-			rec := bt.recs[r.rec]
-			if maps[r.rec] == nil {
-				maps[r.rec] = rec.mmdbMap()
+			if maps[id] == nil {
+				maps[id] = bt.recs[id].mmdbMap()
 			}
-			idx = idx[:0]
-			for j, c := range all {
-				if rec.cats&c != 0 {
-					idx = append(idx, j)
-				}
-			}
-			n0 := len(pfxs)
-			pfxs = r.s.rangeOf().AppendPrefixes(pfxs)
-			for _, p := range pfxs[n0:] {
-				recOf = append(recOf, r.rec)
-				for _, j := range idx {
-					cs := &counts[j]
-					cs.Networks++
-					if p.Addr().Is4() {
-						cs.IPv4 += uint64(1) << (32 - p.Bits())
-					} else if p.Bits() <= 64 {
-						cs.IPv6 = satAdd(cs.IPv6, 64-p.Bits())
-					} else {
-						cs.IPv6++
-					}
-				}
-				if err := tree.Insert(netipx.PrefixIPNet(p), maps[r.rec]); err != nil {
-					insertErr = fmt.Errorf("insert %s: %w", p, err)
-					cancel()
-					break
-				}
+			if err := tree.Insert(netipx.PrefixIPNet(p), maps[id]); err != nil {
+				insertErr = fmt.Errorf("insert %s: %w", p, err)
+				cancel()
+				break
 			}
 		}
 	}

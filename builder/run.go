@@ -579,6 +579,7 @@ func fatalParseError(err error) error {
 }
 
 func (p *parsed) addTo(b *Builder, name string) error {
+	b.grow(name, p.n)
 	for _, chunk := range p.entries {
 		for _, e := range chunk {
 			if err := b.Add(name, e); err != nil {
