@@ -107,7 +107,7 @@ func (b *Builder) AddFeed(f Feed) error {
 	if _, dup := b.feedByName[f.Name]; dup {
 		return fmt.Errorf("feed %q declared twice", f.Name)
 	}
-	cat, ok := schema.KindCategory(f.Kind)
+	cat, ok := f.Kind.Category()
 	if !ok {
 		return fmt.Errorf("feed %q: unknown kind %q", f.Name, f.Kind)
 	}

@@ -78,7 +78,7 @@ const DefaultMaxEntrySize = 8
 // FeedConfig is one [[feed]] table.
 type FeedConfig struct {
 	Name   string
-	Kind   string
+	Kind   schema.Kind
 	Format feeds.Format
 	URL    string // as written: a URL or a path relative to the config file
 	// Weight is the feed's weight override; HasWeight reports whether
@@ -179,30 +179,30 @@ type fileOutput struct {
 }
 
 type fileFeed struct {
-	Name          string   `toml:"name"`
-	Kind          string   `toml:"kind"`
-	Format        string   `toml:"format"`
-	URL           string   `toml:"url"`
-	Weight        *float64 `toml:"weight"`
-	MinCount      *int     `toml:"min_count"`
-	MinEntries    *int     `toml:"min_entries"`
-	MaxShrink     *float64 `toml:"max_shrink"`
-	MaxAge        string   `toml:"max_age"`
-	OnGateFailure string   `toml:"on_gate_failure"`
-	CIDRColumn    any      `toml:"cidr_column"`
-	StartColumn   any      `toml:"start_column"`
-	EndColumn     any      `toml:"end_column"`
-	JSONKeys      []string `toml:"json_keys"`
-	Optional      bool     `toml:"optional"`
-	Provider      string   `toml:"provider"`
-	Confidence    *int     `toml:"confidence"`
-	Clears        []string `toml:"clears"`
-	MaxEntrySize  *int     `toml:"max_entry_size"`
-	InferPrefix   *int     `toml:"infer_prefix"`
-	InferPrefix6  *int     `toml:"infer_prefix6"`
-	InferMin      *int     `toml:"infer_min"`
-	InferConf     *int     `toml:"infer_confidence"`
-	Retain        string   `toml:"retain"`
+	Name          string      `toml:"name"`
+	Kind          schema.Kind `toml:"kind"`
+	Format        string      `toml:"format"`
+	URL           string      `toml:"url"`
+	Weight        *float64    `toml:"weight"`
+	MinCount      *int        `toml:"min_count"`
+	MinEntries    *int        `toml:"min_entries"`
+	MaxShrink     *float64    `toml:"max_shrink"`
+	MaxAge        string      `toml:"max_age"`
+	OnGateFailure string      `toml:"on_gate_failure"`
+	CIDRColumn    any         `toml:"cidr_column"`
+	StartColumn   any         `toml:"start_column"`
+	EndColumn     any         `toml:"end_column"`
+	JSONKeys      []string    `toml:"json_keys"`
+	Optional      bool        `toml:"optional"`
+	Provider      string      `toml:"provider"`
+	Confidence    *int        `toml:"confidence"`
+	Clears        []string    `toml:"clears"`
+	MaxEntrySize  *int        `toml:"max_entry_size"`
+	InferPrefix   *int        `toml:"infer_prefix"`
+	InferPrefix6  *int        `toml:"infer_prefix6"`
+	InferMin      *int        `toml:"infer_min"`
+	InferConf     *int        `toml:"infer_confidence"`
+	Retain        string      `toml:"retain"`
 }
 
 // LoadConfig reads and checks a config file. Every error is a
@@ -332,8 +332,8 @@ func ParseConfig(data []byte, path string) (*Config, error) {
 				seen[ff.Name] = at("name")
 			}
 		}
-		if _, ok := schema.KindCategory(ff.Kind); !ok {
-			bad(at("kind"), "feed %q: unknown kind %q (want one of %s)", ff.Name, ff.Kind, strings.Join(schema.Kinds(), ", "))
+		if _, ok := ff.Kind.Category(); !ok {
+			bad(at("kind"), "feed %q: unknown kind %q (want one of %s)", ff.Name, ff.Kind, strings.Join(kindNames(), ", "))
 		}
 		if !slices.Contains(formats, f.Format) {
 			names := make([]string, len(formats))
@@ -538,7 +538,7 @@ func (c *Config) EffectiveWeight(f FeedConfig) float64 {
 	if f.HasWeight {
 		return f.Weight
 	}
-	cat, _ := schema.KindCategory(f.Kind)
+	cat, _ := f.Kind.Category()
 	if w, ok := c.Weights[cat.Name()]; ok {
 		return w
 	}
@@ -595,6 +595,14 @@ func weightNames() []string {
 		if cat != schema.CategoryAllow {
 			out = append(out, cat.Name())
 		}
+	}
+	return out
+}
+
+func kindNames() []string {
+	var out []string
+	for _, k := range schema.Kinds() {
+		out = append(out, string(k))
 	}
 	return out
 }

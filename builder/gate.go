@@ -21,13 +21,6 @@ import (
 	"github.com/ipintel/ipintel/schema"
 )
 
-// Gate outcomes, as recorded in the manifest.
-const (
-	GateOK       = "ok"       // the fresh copy passed and was used
-	GateFallback = "fallback" // it failed; the last good copy was used
-	GateFailed   = "failed"   // it failed and no good copy was left: the feed is missing
-)
-
 // GateError reports a feed whose fresh copy failed a sanity gate.
 type GateError struct {
 	Feed   string

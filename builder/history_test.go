@@ -343,8 +343,8 @@ func TestHistoryFallbackKeepsDates(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if sum.Feeds[0].Gate != builder.GateFallback {
-		t.Fatalf("abuse gate = %s, want %s", sum.Feeds[0].Gate, builder.GateFallback)
+	if sum.Feeds[0].Gate != schema.GateFallback {
+		t.Fatalf("abuse gate = %s, want %s", sum.Feeds[0].Gate, schema.GateFallback)
 	}
 	db, err := maxminddb.Open(e.out)
 	if err != nil {

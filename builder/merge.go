@@ -19,9 +19,9 @@ import (
 type Feed struct {
 	// Name appears in the sources of every network the feed contributes to.
 	Name string
-	// Kind is one of schema.Kinds(): the category its entries set, or
-	// "asn" for an IP→ASN table.
-	Kind string
+	// Kind is the category its entries set ([schema.Kind.Category]), or
+	// [schema.KindASN] for an IP→ASN table.
+	Kind schema.Kind
 	// Weight is the score weight of the category the feed sets on the
 	// networks it covers; a category counts once, with the largest weight
 	// among the feeds that set it (docs/design.md §4 Score). Ignored for the asn
@@ -60,7 +60,7 @@ const DefaultConfidence = 70
 // allow and crawler feeds clear every risk category (a verified crawler is
 // allowed), relay feeds clear hosting (relay exits carry real users),
 // other kinds nothing.
-func KindClears(kind string) schema.Category {
+func KindClears(kind schema.Kind) schema.Category {
 	switch kind {
 	case schema.KindAllow, schema.KindCrawler:
 		return schema.CategoryRisk

@@ -309,11 +309,11 @@ func synthetic(r *rand.Rand) []oracle.Feed {
 		}
 		fs = append(fs, f)
 	}
-	kinds := []string{schema.KindTor, schema.KindVPN, schema.KindPublicProxy, schema.KindResidentialProxy,
+	kinds := []schema.Kind{schema.KindTor, schema.KindVPN, schema.KindPublicProxy, schema.KindResidentialProxy,
 		schema.KindHosting, schema.KindHosting, schema.KindHosting, schema.KindAbuse, schema.KindAbuse,
 		schema.KindCrawler, schema.KindRelay, schema.KindAllow, schema.KindAllow}
 	for i, k := range kinds {
-		f := oracle.Feed{Name: k + "-" + string(rune('a'+i)), Kind: k, Weight: weight(), Confidence: confidence()}
+		f := oracle.Feed{Name: string(k) + "-" + string(rune('a'+i)), Kind: k, Weight: weight(), Confidence: confidence()}
 		n := 40
 		switch k {
 		case schema.KindAllow:
@@ -334,7 +334,7 @@ func synthetic(r *rand.Rand) []oracle.Feed {
 	}
 	// Server lists that carry their providers and infer blocks: servers
 	// cluster in a few blocks, as real providers rent them.
-	for i, k := range []string{schema.KindVPN, schema.KindResidentialProxy, schema.KindHosting} {
+	for i, k := range []schema.Kind{schema.KindVPN, schema.KindResidentialProxy, schema.KindHosting} {
 		f := oracle.Feed{Name: "servers-" + string(rune('a'+i)), Kind: k, Weight: weight(), Confidence: confidence(),
 			InferPrefix: []int{16, 20, 24, 28, 30}[r.IntN(5)], InferPrefix6: []int{32, 40, 48, 56, 64, 96}[r.IntN(6)],
 			InferMin: []int{0, 2, 3}[r.IntN(3)], InferConfidence: []int{0, 40, 60}[r.IntN(3)]}
@@ -368,7 +368,7 @@ func synthetic(r *rand.Rand) []oracle.Feed {
 		imp.Entries = append(imp.Entries, feeds.Entry{Prefix: pfx(), Categories: cats[r.IntN(len(cats))]})
 	}
 	fs = append(fs, imp)
-	for i, k := range []string{schema.KindHosting, schema.KindVPN} {
+	for i, k := range []schema.Kind{schema.KindHosting, schema.KindVPN} {
 		f := oracle.Feed{Name: "asnlist-" + string(rune('a'+i)), Kind: k, Weight: weight(), Confidence: 30}
 		if i == 0 {
 			f.Provider = "Listed ASN"

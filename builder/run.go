@@ -56,30 +56,33 @@ type RunOptions struct {
 
 // Progress reports one step of a build.
 type Progress struct {
-	Feed    string // "" for whole-build stages
-	Stage   string // "fetching", "parsing", "ok", "fallback", "failed", "merging", "writing", "done"
-	Entries int    // entries parsed so far (parsing) or used (ok, fallback)
+	Feed string // "" for whole-build stages
+	// Stage is "fetching" or "parsing" for a feed on its way, then the
+	// feed's [schema.Gate] outcome ("ok", "fallback", "failed"); "merging",
+	// "writing" and "done" for the whole build.
+	Stage   string
+	Entries int // entries parsed so far (parsing) or used (ok, fallback)
 }
 
 // FeedSummary is one feed's line of a [Summary].
 type FeedSummary struct {
-	Name       string `json:"name"`
-	Kind       string `json:"kind"`
-	Format     string `json:"format"`
-	Records    int    `json:"records"` // data records accepted, as feeds check counts them
-	Invalid    int    `json:"invalid"` // rejected lines, as feeds check counts them
-	Entries    int    `json:"entries"` // prefixes as parsed, repeats included
-	IPv4       int    `json:"ipv4"`    // of which IPv4
-	IPv6       int    `json:"ipv6"`    // of which IPv6
-	ASNs       int    `json:"asns,omitempty"`
-	Reserved   int    `json:"reserved_dropped,omitempty"` // entries dropped as reserved or aliased space
-	Retained   int    `json:"retained,omitempty"`         // entries no longer listed, kept from the history
-	Inferred   int    `json:"inferred,omitempty"`         // blocks added by block inference
-	TooLarge   int    `json:"too_large,omitempty"`        // invalid lines larger than max_entry_size
-	Gate       string `json:"gate"`
-	GateReason string `json:"gate_reason,omitempty"`
-	FromCache  bool   `json:"from_cache,omitempty"`
-	Optional   bool   `json:"optional,omitempty"`
+	Name       string      `json:"name"`
+	Kind       schema.Kind `json:"kind"`
+	Format     string      `json:"format"`
+	Records    int         `json:"records"` // data records accepted, as feeds check counts them
+	Invalid    int         `json:"invalid"` // rejected lines, as feeds check counts them
+	Entries    int         `json:"entries"` // prefixes as parsed, repeats included
+	IPv4       int         `json:"ipv4"`    // of which IPv4
+	IPv6       int         `json:"ipv6"`    // of which IPv6
+	ASNs       int         `json:"asns,omitempty"`
+	Reserved   int         `json:"reserved_dropped,omitempty"` // entries dropped as reserved or aliased space
+	Retained   int         `json:"retained,omitempty"`         // entries no longer listed, kept from the history
+	Inferred   int         `json:"inferred,omitempty"`         // blocks added by block inference
+	TooLarge   int         `json:"too_large,omitempty"`        // invalid lines larger than max_entry_size
+	Gate       schema.Gate `json:"gate"`
+	GateReason string      `json:"gate_reason,omitempty"`
+	FromCache  bool        `json:"from_cache,omitempty"`
+	Optional   bool        `json:"optional,omitempty"`
 }
 
 // CategorySummary is one category's line of a [Summary].
@@ -244,13 +247,13 @@ func Run(ctx context.Context, cfg *Config, opts RunOptions) (*Summary, error) {
 			if ge, ok := errors.AsType[*GateError](err); ok && ge.Missing && opts.Force {
 				log.Warn("required feed has no copy: left out of this forced build", "feed", fc.Name, "reason", ge.Reason)
 				manifest.Forced = append(manifest.Forced, fmt.Sprintf("feed %s: %s", fc.Name, ge.Reason))
-				mf.Gate, mf.GateReason = GateFailed, ge.Reason
+				mf.Gate, mf.GateReason = schema.GateFailed, ge.Reason
 				err = nil
 			} else {
 				return nil, err
 			}
 		}
-		if mf.Gate == GateFallback {
+		if mf.Gate == schema.GateFallback {
 			b.setStale(fc.Name)
 		}
 		if t, err := http.ParseTime(mf.LastModified); err == nil && t.After(newest) {
@@ -458,8 +461,8 @@ func runFeed(ctx context.Context, cfg *Config, fc FeedConfig, fresh fetchedCopy,
 			log.Warn("feed has lines covering more than max_entry_size; they were skipped", "feed", fc.Name,
 				"lines", p.tooLarge, "first", p.firstTooLarge)
 		}
-		p.fill(&mf, d, GateOK, "")
-		progress(Progress{Feed: fc.Name, Stage: GateOK, Entries: p.stats.Records})
+		p.fill(&mf, d, schema.GateOK, "")
+		progress(Progress{Feed: fc.Name, Stage: string(schema.GateOK), Entries: p.stats.Records})
 		return mf, nil
 	}
 	if d != nil {
@@ -468,7 +471,7 @@ func runFeed(ctx context.Context, cfg *Config, fc FeedConfig, fresh fetchedCopy,
 		}
 	}
 	if fc.OnGateFailure == OnGateFail {
-		progress(Progress{Feed: fc.Name, Stage: GateFailed})
+		progress(Progress{Feed: fc.Name, Stage: string(schema.GateFailed)})
 		return mf, &GateError{Feed: fc.Name, Reason: reason + " (on_gate_failure = fail)", Err: cause}
 	}
 	good, err := f.LastGood(fc.Name)
@@ -481,23 +484,23 @@ func runFeed(ctx context.Context, cfg *Config, fc FeedConfig, fresh fetchedCopy,
 			}
 			log.Warn("feed failed its gate: using its last good copy", "feed", fc.Name, "reason", reason,
 				"copy_fetched_at", good.FetchedAt.Format(time.RFC3339), "entries", gp.stats.Records)
-			gp.fill(&mf, good, GateFallback, reason)
+			gp.fill(&mf, good, schema.GateFallback, reason)
 			mf.FromCache = true
-			progress(Progress{Feed: fc.Name, Stage: GateFallback, Entries: gp.stats.Records})
+			progress(Progress{Feed: fc.Name, Stage: string(schema.GateFallback), Entries: gp.stats.Records})
 			return mf, nil
 		}
 	}
 	if cerr := ctx.Err(); cerr != nil {
 		return mf, cerr
 	}
-	progress(Progress{Feed: fc.Name, Stage: GateFailed})
+	progress(Progress{Feed: fc.Name, Stage: string(schema.GateFailed)})
 	if !fc.Optional {
 		return mf, &GateError{Feed: fc.Name, Missing: true,
 			Reason: reason + "; no usable last good copy, and the feed is not optional", Err: cause}
 	}
 	log.Warn("optional feed failed its gate and has no usable last good copy: left out of this build",
 		"feed", fc.Name, "reason", reason, "err", err)
-	mf.Gate, mf.GateReason = GateFailed, reason+"; left out (optional)"
+	mf.Gate, mf.GateReason = schema.GateFailed, reason+"; left out (optional)"
 	return mf, nil
 }
 
@@ -594,7 +597,7 @@ func (p *parsed) addTo(b *Builder, name string) error {
 // entryChunk is how many parsed entries one chunk of a parsed copy holds.
 const entryChunk = 1 << 14
 
-func (p *parsed) fill(mf *schema.ManifestFeed, d *feeds.Download, gate, reason string) {
+func (p *parsed) fill(mf *schema.ManifestFeed, d *feeds.Download, gate schema.Gate, reason string) {
 	mf.Records = p.stats.Records
 	mf.Invalid = p.stats.Invalid
 	mf.TooLarge = p.tooLarge

@@ -22,6 +22,7 @@ import (
 	"github.com/ipintel/ipintel/builder"
 	"github.com/ipintel/ipintel/feeds"
 	"github.com/ipintel/ipintel/internal/testenv"
+	"github.com/ipintel/ipintel/schema"
 )
 
 // feedServer serves an ip-list of 20 addresses, or misbehaves.
@@ -105,7 +106,7 @@ func TestRunFallback(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if g := sum.Feeds[0].Gate; g != builder.GateOK {
+	if g := sum.Feeds[0].Gate; g != schema.GateOK {
 		t.Fatalf("first build gate = %q, want ok", g)
 	}
 	for _, tc := range []struct{ mode, reason string }{
@@ -120,7 +121,7 @@ func TestRunFallback(t *testing.T) {
 			t.Fatalf("%s: Run: %v", tc.mode, err)
 		}
 		f := sum.Feeds[0]
-		if f.Gate != builder.GateFallback || !f.FromCache || !strings.Contains(f.GateReason, tc.reason) {
+		if f.Gate != schema.GateFallback || !f.FromCache || !strings.Contains(f.GateReason, tc.reason) {
 			t.Errorf("%s: gate %q from_cache %v reason %q; want fallback from cache saying %q", tc.mode, f.Gate, f.FromCache, f.GateReason, tc.reason)
 		}
 		if f.Records != 20 {
@@ -133,7 +134,7 @@ func TestRunFallback(t *testing.T) {
 	// The gates compare with the previous build: after the fallbacks, a
 	// good copy passes again.
 	srv.mode.Store("ok")
-	if sum, err := e.run(); err != nil || sum.Feeds[0].Gate != builder.GateOK {
+	if sum, err := e.run(); err != nil || sum.Feeds[0].Gate != schema.GateOK {
 		t.Errorf("recovery: %v, %+v", err, sum)
 	}
 }
@@ -160,11 +161,11 @@ func TestRunFallbackWithoutGoodCopy(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if f := sum.Feeds[0]; f.Gate != builder.GateFailed || !f.Optional || !strings.Contains(f.GateReason, "500") {
+	if f := sum.Feeds[0]; f.Gate != schema.GateFailed || !f.Optional || !strings.Contains(f.GateReason, "500") {
 		t.Errorf("feed %+v; want failed and optional, naming the status", f)
 	}
 	m, _, err := builder.ReadManifest(e.out)
-	if err != nil || m == nil || !m.Feeds[0].Optional || m.Feeds[0].Gate != builder.GateFailed {
+	if err != nil || m == nil || !m.Feeds[0].Optional || m.Feeds[0].Gate != schema.GateFailed {
 		t.Errorf("manifest %+v, %v; want the optional feed marked failed", m, err)
 	}
 }
@@ -351,7 +352,7 @@ func TestRunOffline(t *testing.T) {
 	if err != nil {
 		t.Fatalf("offline build: %v", err)
 	}
-	if f := sum.Feeds[0]; f.Gate != builder.GateOK || !f.FromCache || f.Records != 20 {
+	if f := sum.Feeds[0]; f.Gate != schema.GateOK || !f.FromCache || f.Records != 20 {
 		t.Errorf("offline feed = %+v, want the cached copy", f)
 	}
 	fresh := newFaultEnv(t, srv.URL+"/list.txt", "fail")
@@ -429,7 +430,7 @@ func TestRunTruncatedFileFeed(t *testing.T) {
 		t.Fatal(err)
 	}
 	f := sum.Feeds[0]
-	if f.Gate != builder.GateFallback || f.Records != 5000 || !strings.Contains(f.GateReason, "truncated gzip stream") {
+	if f.Gate != schema.GateFallback || f.Records != 5000 || !strings.Contains(f.GateReason, "truncated gzip stream") {
 		t.Errorf("feed = %+v, want a fallback to the 5000 entries of the last good copy, saying the gzip stream is truncated", f)
 	}
 	if !isAbuse(t, opts.Out, "45.19.249.1") {

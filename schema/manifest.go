@@ -43,7 +43,7 @@ type ManifestCategory struct {
 // ManifestFeed is one feed's line in the [Manifest].
 type ManifestFeed struct {
 	Name         string  `json:"name"`
-	Kind         string  `json:"kind"`
+	Kind         Kind    `json:"kind"`
 	Format       string  `json:"format"`
 	URL          string  `json:"url"`
 	Weight       float64 `json:"weight"`               // effective weight of its entries (0 for asn)
@@ -55,7 +55,7 @@ type ManifestFeed struct {
 	Invalid      int     `json:"invalid"` // rejected lines
 	Entries      int     `json:"entries"` // prefixes as parsed, repeats included
 	ASNs         int     `json:"asns,omitempty"`
-	Gate         string  `json:"gate"`                  // "ok", "fallback", "failed"
+	Gate         Gate    `json:"gate"`
 	GateReason   string  `json:"gate_reason,omitempty"` // why a gate failed
 	FromCache    bool    `json:"from_cache,omitempty"`  // the last good cached copy was used
 	Optional     bool    `json:"optional,omitempty"`    // may be left out when it has no copy

@@ -32,7 +32,7 @@ const (
 	KeyIsRelay       = "is_relay"
 	KeyRiskScore     = "risk_score"
 	KeySources       = "sources"
-	// KeyCleared lists the evidence that clearing feeds outranked (DESIGN
+	// KeyCleared lists the evidence that clearing feeds outranked (docs/design.md
 	// §4 Clearing): an array of maps {"feed", "category", "by"}, where
 	// category is the comma-separated names of what feed's entries set and
 	// by cleared. Written only when something was cleared; explain reads it.
@@ -176,30 +176,36 @@ func ParseCategory(name string) (Category, bool) {
 	return 0, false
 }
 
-// Feed kinds, as written in the config. Each kind but KindASN sets one category.
+// Kind is what a feed says about the networks it lists, as written in a
+// config's kind key: each kind but [KindASN] sets one category (see
+// [Kind.Category]); KindASN feeds give networks their ASN and organisation.
+// The zero value is no kind.
+type Kind string
+
+// The feed kinds.
 const (
-	KindTor              = "tor"
-	KindVPN              = "vpn"
-	KindPublicProxy      = "public_proxy"
-	KindResidentialProxy = "residential_proxy"
-	KindHosting          = "hosting"
-	KindAbuse            = "abuse"
-	KindCrawler          = "crawler"
-	KindRelay            = "relay"
-	KindAllow            = "allow"
-	KindASN              = "asn"
+	KindTor              Kind = "tor"
+	KindVPN              Kind = "vpn"
+	KindPublicProxy      Kind = "public_proxy"
+	KindResidentialProxy Kind = "residential_proxy"
+	KindHosting          Kind = "hosting"
+	KindAbuse            Kind = "abuse"
+	KindCrawler          Kind = "crawler"
+	KindRelay            Kind = "relay"
+	KindAllow            Kind = "allow"
+	KindASN              Kind = "asn"
 )
 
 // Kinds returns every feed kind.
-func Kinds() []string {
-	return []string{KindTor, KindVPN, KindPublicProxy, KindResidentialProxy,
+func Kinds() []Kind {
+	return []Kind{KindTor, KindVPN, KindPublicProxy, KindResidentialProxy,
 		KindHosting, KindAbuse, KindCrawler, KindRelay, KindAllow, KindASN}
 }
 
-// KindCategory returns the category a feed of the given kind sets. It
-// returns 0, true for KindASN (which sets none) and 0, false for an unknown kind.
-func KindCategory(kind string) (Category, bool) {
-	switch kind {
+// Category returns the category a feed of kind k sets. It returns 0, true
+// for [KindASN] (which sets none) and 0, false for an unknown kind.
+func (k Kind) Category() (Category, bool) {
+	switch k {
 	case KindTor:
 		return CategoryTorExit, true
 	case KindVPN:
@@ -224,6 +230,18 @@ func KindCategory(kind string) (Category, bool) {
 		return 0, false
 	}
 }
+
+// Gate is the outcome of a feed's sanity gates in a build, as the
+// manifest records it (docs/design.md §4 Nothing lost). The zero value
+// means no outcome was recorded.
+type Gate string
+
+// The gate outcomes.
+const (
+	GateOK       Gate = "ok"       // the fresh copy passed and was used
+	GateFallback Gate = "fallback" // it failed; the last good copy was used
+	GateFailed   Gate = "failed"   // it failed and no good copy was left: the feed is missing
+)
 
 // Default policy thresholds on the 0-100 risk score.
 const (

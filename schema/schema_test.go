@@ -50,12 +50,12 @@ func TestCategoryNames(t *testing.T) {
 		t.Errorf("String() = %q, want none", got)
 	}
 	for _, k := range Kinds() {
-		if _, ok := KindCategory(k); !ok {
-			t.Errorf("KindCategory(%q) unknown", k)
+		if _, ok := k.Category(); !ok {
+			t.Errorf("Kind(%q).Category() unknown", k)
 		}
 	}
-	if _, ok := KindCategory("bogus"); ok {
-		t.Error("KindCategory(bogus) known")
+	if _, ok := Kind("bogus").Category(); ok {
+		t.Error(`Kind("bogus").Category() known`)
 	}
 }
 

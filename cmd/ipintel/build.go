@@ -19,6 +19,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/ipintel/ipintel/builder"
+	"github.com/ipintel/ipintel/schema"
 )
 
 func init() {
@@ -263,7 +264,7 @@ type progressLine struct {
 
 func (p *progressLine) update(ev builder.Progress) {
 	switch ev.Stage {
-	case builder.GateOK, builder.GateFallback, builder.GateFailed:
+	case string(schema.GateOK), string(schema.GateFallback), string(schema.GateFailed):
 		fmt.Fprintf(p.w, "\r\033[K%-28s %-9s %d entries\n", ev.Feed, ev.Stage, ev.Entries)
 		p.feed = ""
 	case "fetching", "parsing":
@@ -291,7 +292,7 @@ func writeSummary(w io.Writer, s *builder.Summary) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "feed\tkind\trecords\tinvalid\tentries\tasns\treserved\tgate\t")
 	for _, f := range s.Feeds {
-		gate := f.Gate
+		gate := string(f.Gate)
 		if f.GateReason != "" {
 			gate += " (" + f.GateReason + ")"
 		}

@@ -18,6 +18,7 @@ import (
 
 	"github.com/ipintel/ipintel/builder"
 	"github.com/ipintel/ipintel/internal/testenv"
+	"github.com/ipintel/ipintel/schema"
 )
 
 var testdataConfig = filepath.Join(testenv.RepoRoot(), "testdata", "ipintel.toml")
@@ -45,7 +46,7 @@ func TestBuildCommand(t *testing.T) {
 		t.Errorf("summary = %+v", sum)
 	}
 	for _, f := range sum.Feeds {
-		if f.Gate != builder.GateOK || f.Records == 0 {
+		if f.Gate != schema.GateOK || f.Records == 0 {
 			t.Errorf("feed %s: gate %q, %d entries", f.Name, f.Gate, f.Records)
 		}
 	}

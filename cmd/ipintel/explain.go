@@ -196,7 +196,7 @@ func (x *explanation) setCleared(db *lookup.DB, cleared []clearedEntry) {
 	m, _ := db.Manifest()
 	mf := newManifestFeeds(m)
 	for _, c := range cleared {
-		ec := explainCleared{Feed: c.Feed, Kind: mf.byName[c.Feed].Kind, By: c.By, Categories: []string{}}
+		ec := explainCleared{Feed: c.Feed, Kind: string(mf.byName[c.Feed].Kind), By: c.By, Categories: []string{}}
 		for n := range strings.SplitSeq(c.Category, ",") {
 			if n = strings.TrimSpace(n); n != "" {
 				ec.Categories = append(ec.Categories, n)
@@ -284,7 +284,7 @@ func (mf manifestFeeds) strongest(names []string, cats lookup.Category) map[look
 	out := map[lookup.Category]string{}
 	for _, name := range names {
 		f, known := mf.byName[name]
-		cat, _ := schema.KindCategory(f.Kind)
+		cat, _ := f.Kind.Category()
 		if !known || cat == 0 || cats&cat == 0 {
 			continue
 		}
@@ -300,8 +300,8 @@ func (mf manifestFeeds) strongest(names []string, cats lookup.Category) map[look
 // categories cats.
 func (mf manifestFeeds) explainFeed(name string, cats lookup.Category, strongest map[lookup.Category]string) explainFeed {
 	f, known := mf.byName[name]
-	ef := explainFeed{Name: name, Kind: f.Kind, Weight: f.Weight}
-	cat, _ := schema.KindCategory(f.Kind)
+	ef := explainFeed{Name: name, Kind: string(f.Kind), Weight: f.Weight}
+	cat, _ := f.Kind.Category()
 	ef.Category = cat.Name()
 	switch {
 	case !known:

@@ -131,7 +131,7 @@ func addrHistory(cfg *builder.Config, addr netip.Addr) (addressHistory, error) {
 			fc, known := feedConfigs[s.Feed]
 			hf := historyFeed{Feed: s.Feed, RetainDays: fc.Retain, State: "expired"}
 			if known {
-				hf.Kind = fc.Kind
+				hf.Kind = string(fc.Kind)
 			}
 			out.Feeds = append(out.Feeds, hf)
 			n++

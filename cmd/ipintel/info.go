@@ -247,7 +247,7 @@ func printInfo(w io.Writer, info *infoJSON) error {
 		if f.FromCache {
 			fetched += " (cache)"
 		}
-		gate := f.Gate
+		gate := string(f.Gate)
 		if f.GateReason != "" {
 			gate += ": " + f.GateReason
 		}

@@ -110,7 +110,7 @@ func checkSchema(ctx context.Context, path string) (problems []string, networks,
 				problems = append(problems, fmt.Sprintf("manifest: duplicate feed %q", f.Name))
 			}
 			feeds[f.Name] = true
-			if _, ok := schema.KindCategory(f.Kind); !ok {
+			if _, ok := f.Kind.Category(); !ok {
 				problems = append(problems, fmt.Sprintf("manifest: feed %q: unknown kind %q", f.Name, f.Kind))
 			}
 		}

@@ -27,7 +27,7 @@ const (
 // Feed is one feed with all its parsed entries, in config order.
 type Feed struct {
 	Name     string
-	Kind     string
+	Kind     schema.Kind
 	Weight   float64 // effective weight
 	Provider string  // provider_name of entries that carry none
 	// Confidence of the feed's entries; 0 means 70.
@@ -301,7 +301,7 @@ func Lookup(fs []Feed, opts Options, addr netip.Addr) Answer {
 		if f.Kind == schema.KindASN {
 			continue
 		}
-		kindCat, _ := schema.KindCategory(f.Kind)
+		kindCat, _ := f.Kind.Category()
 		h := &hits[fi]
 		conf := f.Confidence
 		if conf == 0 {
