@@ -223,26 +223,52 @@ func ParseConfig(data []byte, path string) (*Config, error) {
 	if err := dec.Decode(&fc); err != nil {
 		return nil, tomlError(path, err)
 	}
-	pos := scanPositions(data)
 	sum := sha256.Sum256(data)
 	abs, err := filepath.Abs(path)
 	if err != nil {
 		abs = path
 	}
 	c := &Config{
-		Path:         path,
-		Dir:          filepath.Dir(abs),
-		SHA256:       hex.EncodeToString(sum[:]),
-		IPv6Prefix:   64,
-		DatabaseType: fc.DatabaseType,
-		KeepReserved: fc.KeepReserved,
-		Weights:      map[string]float64{},
-		Gates:        Gates{MaxCategoryShrink: DefaultMaxCategoryShrink, MaxCategoryGrowth: DefaultMaxCategoryGrowth},
+		Path:           path,
+		Dir:            filepath.Dir(abs),
+		SHA256:         hex.EncodeToString(sum[:]),
+		HistoryHorizon: DefaultHistoryHorizon,
+		IPv6Prefix:     64,
+		DatabaseType:   fc.DatabaseType,
+		KeepReserved:   fc.KeepReserved,
+		Weights:        map[string]float64{},
+		Gates:          Gates{MaxCategoryShrink: DefaultMaxCategoryShrink, MaxCategoryGrowth: DefaultMaxCategoryGrowth},
 	}
-	var errs []error
-	bad := func(line int, format string, args ...any) {
-		errs = append(errs, &ConfigError{Path: path, Line: line, Msg: fmt.Sprintf(format, args...)})
+	p := &configParser{path: path, pos: scanPositions(data)}
+	p.topLevel(c, &fc)
+	p.weights(c, fc.Weights)
+	p.gates(c, fc.Gates)
+	seen := map[string]int{}
+	for i, ff := range fc.Feed {
+		c.Feeds = append(c.Feeds, p.feed(i, &ff, seen))
 	}
+	c.Outputs = parseOutputs(c, fc.Output, p.pos, p.bad)
+	if len(p.errs) > 0 {
+		return nil, errors.Join(p.errs...)
+	}
+	return c, nil
+}
+
+// configParser checks a decoded config file section by section. Each
+// problem becomes a *ConfigError naming its line; checking goes on, so one
+// run reports every problem.
+type configParser struct {
+	path string
+	pos  *positions
+	errs []error
+}
+
+func (p *configParser) bad(line int, format string, args ...any) {
+	p.errs = append(p.errs, &ConfigError{Path: p.path, Line: line, Msg: fmt.Sprintf(format, args...)})
+}
+
+// topLevel checks the top-level keys and resolves the paths among them.
+func (p *configParser) topLevel(c *Config, fc *fileConfig) {
 	if fc.Out != "" {
 		c.Out = c.Resolve(fc.Out)
 	}
@@ -252,230 +278,280 @@ func ParseConfig(data []byte, path string) (*Config, error) {
 	if fc.StateDir != "" {
 		c.StateDir = c.Resolve(fc.StateDir)
 	}
-	c.HistoryHorizon = DefaultHistoryHorizon
 	if fc.Horizon != "" {
 		d, ok := parseDays(fc.Horizon)
 		if !ok {
-			bad(pos.key("", "history_horizon"), "history_horizon %q: want a positive whole number of days such as 90d", fc.Horizon)
+			p.bad(p.pos.key("", "history_horizon"), "history_horizon %q: want a positive whole number of days such as 90d", fc.Horizon)
 		}
 		c.HistoryHorizon = d
 	}
 	if fc.IPv6Prefix != nil {
 		c.IPv6Prefix = *fc.IPv6Prefix
 		if c.IPv6Prefix < 1 || c.IPv6Prefix > 128 {
-			bad(pos.key("", "ipv6_prefix"), "ipv6_prefix %d outside 1-128", c.IPv6Prefix)
+			p.bad(p.pos.key("", "ipv6_prefix"), "ipv6_prefix %d outside 1-128", c.IPv6Prefix)
 		}
 	}
 	if c.DatabaseType == "" {
 		c.DatabaseType = schema.DefaultDatabaseType
 	}
-	for _, name := range sortedKeys(fc.Weights) {
-		w := fc.Weights[name]
-		line := pos.key("weights", name)
+}
+
+// weights checks the [weights] table: scored categories, weights in [0,1].
+func (p *configParser) weights(c *Config, weights map[string]float64) {
+	for _, name := range sortedKeys(weights) {
+		w := weights[name]
+		line := p.pos.key("weights", name)
 		cat, ok := schema.ParseCategory(name)
 		if !ok || cat == schema.CategoryAllow {
-			bad(line, "[weights]: unknown category %q (want one of %s)", name, strings.Join(weightNames(), ", "))
+			p.bad(line, "[weights]: unknown category %q (want one of %s)", name, strings.Join(weightNames(), ", "))
 			continue
 		}
 		if !validWeight(w) {
-			bad(line, "[weights]: %s = %v outside [0,1]", name, w)
+			p.bad(line, "[weights]: %s = %v outside [0,1]", name, w)
 			continue
 		}
 		c.Weights[name] = w
 	}
-	if g := fc.Gates; g != nil {
-		if v := g.MaxCategoryShrink; v != nil {
-			if !validWeight(*v) {
-				bad(pos.key("gates", "max_category_shrink"), "[gates]: max_category_shrink %v outside [0,1]", *v)
-			}
-			c.Gates.MaxCategoryShrink = *v
+}
+
+// gates checks the [gates] table of whole-database gates.
+func (p *configParser) gates(c *Config, g *fileGates) {
+	if g == nil {
+		return
+	}
+	if v := g.MaxCategoryShrink; v != nil {
+		if !validWeight(*v) {
+			p.bad(p.pos.key("gates", "max_category_shrink"), "[gates]: max_category_shrink %v outside [0,1]", *v)
 		}
-		if v := g.MaxCategoryGrowth; v != nil {
-			if math.IsNaN(*v) || (*v != 0 && *v < 1) {
-				bad(pos.key("gates", "max_category_growth"), "[gates]: max_category_growth %v: want 0 (off) or a factor of at least 1", *v)
-			}
-			c.Gates.MaxCategoryGrowth = *v
+		c.Gates.MaxCategoryShrink = *v
+	}
+	if v := g.MaxCategoryGrowth; v != nil {
+		if math.IsNaN(*v) || (*v != 0 && *v < 1) {
+			p.bad(p.pos.key("gates", "max_category_growth"), "[gates]: max_category_growth %v: want 0 (off) or a factor of at least 1", *v)
+		}
+		c.Gates.MaxCategoryGrowth = *v
+	}
+}
+
+// feedParser checks the keys of one [[feed]] table.
+type feedParser struct {
+	*configParser
+	i  int       // the table's index among the [[feed]] tables
+	ff *fileFeed // as decoded
+	f  *FeedConfig
+}
+
+// at returns the line of one of the feed's keys, or of its header when
+// the key is not written.
+func (p *feedParser) at(key string) int {
+	if l := p.pos.key(p.section(), key); l > 0 {
+		return l
+	}
+	return p.pos.header(p.i)
+}
+
+func (p *feedParser) section() string { return fmt.Sprintf("feed.%d", p.i) }
+
+// feed checks the i-th [[feed]] table; seen maps the names of the feeds
+// before it to their lines.
+func (p *configParser) feed(i int, ff *fileFeed, seen map[string]int) FeedConfig {
+	f := FeedConfig{
+		Name:          ff.Name,
+		Kind:          ff.Kind,
+		Format:        feeds.Format(ff.Format),
+		URL:           ff.URL,
+		MaxShrink:     DefaultMaxShrink,
+		OnGateFailure: OnGateFallback,
+		JSONKeys:      ff.JSONKeys,
+		Optional:      ff.Optional,
+		Provider:      ff.Provider,
+		MaxEntrySize:  DefaultMaxEntrySize,
+		Line:          p.pos.header(i),
+	}
+	fp := &feedParser{configParser: p, i: i, ff: ff, f: &f}
+	fp.identity(seen)
+	fp.gateKeys()
+	fp.formatKeys()
+	fp.evidenceKeys()
+	fp.asnKeys()
+	return f
+}
+
+// identity checks what every feed must say: a unique name, a known kind
+// and format, a url.
+func (p *feedParser) identity(seen map[string]int) {
+	ff, f := p.ff, p.f
+	switch {
+	case ff.Name == "":
+		p.bad(f.Line, "feed without a name")
+	case !feedNameRE.MatchString(ff.Name):
+		p.bad(p.at("name"), "feed name %q: must match [a-z0-9_-]+", ff.Name)
+	default:
+		if first, dup := seen[ff.Name]; dup {
+			p.bad(p.at("name"), "duplicate feed name %q (first at line %d)", ff.Name, first)
+		} else {
+			seen[ff.Name] = p.at("name")
 		}
 	}
-	seen := map[string]int{}
-	formats := feeds.Formats()
-	for i, ff := range fc.Feed {
-		sec := fmt.Sprintf("feed.%d", i)
-		at := func(key string) int {
-			if l := pos.key(sec, key); l > 0 {
-				return l
-			}
-			return pos.header(i)
-		}
-		f := FeedConfig{
-			Name:          ff.Name,
-			Kind:          ff.Kind,
-			Format:        feeds.Format(ff.Format),
-			URL:           ff.URL,
-			MaxShrink:     DefaultMaxShrink,
-			OnGateFailure: OnGateFallback,
-			JSONKeys:      ff.JSONKeys,
-			Optional:      ff.Optional,
-			Provider:      ff.Provider,
-			MaxEntrySize:  DefaultMaxEntrySize,
-			Line:          pos.header(i),
-		}
-		switch {
-		case ff.Name == "":
-			bad(f.Line, "feed without a name")
-		case !feedNameRE.MatchString(ff.Name):
-			bad(at("name"), "feed name %q: must match [a-z0-9_-]+", ff.Name)
-		default:
-			if first, dup := seen[ff.Name]; dup {
-				bad(at("name"), "duplicate feed name %q (first at line %d)", ff.Name, first)
-			} else {
-				seen[ff.Name] = at("name")
-			}
-		}
-		if _, ok := ff.Kind.Category(); !ok {
-			bad(at("kind"), "feed %q: unknown kind %q (want one of %s)", ff.Name, ff.Kind, strings.Join(kindNames(), ", "))
-		}
-		if !slices.Contains(formats, f.Format) {
-			names := make([]string, len(formats))
-			for i, f := range formats {
-				names[i] = string(f)
-			}
-			bad(at("format"), "feed %q: unknown format %q (want one of %s)", ff.Name, ff.Format, strings.Join(names, ", "))
-		} else if f.Format == feeds.FormatASNList && ff.Kind == schema.KindASN {
-			bad(at("format"), "feed %q: an asn-list names ASNs, not their prefixes: give it the kind it flags (hosting, vpn, abuse, …)", ff.Name)
-		}
-		if ff.URL == "" {
-			bad(f.Line, "feed %q: no url", ff.Name)
-		}
-		if ff.Weight != nil {
-			if !validWeight(*ff.Weight) {
-				bad(at("weight"), "feed %q: weight %v outside [0,1]", ff.Name, *ff.Weight)
-			}
-			f.Weight, f.HasWeight = *ff.Weight, true
-		}
-		if ff.MinCount != nil {
-			if *ff.MinCount < 1 {
-				bad(at("min_count"), "feed %q: min_count %d below 1", ff.Name, *ff.MinCount)
-			}
-			f.MinCount = *ff.MinCount
-		}
-		if ff.MinEntries != nil {
-			if *ff.MinEntries < 0 {
-				bad(at("min_entries"), "feed %q: min_entries %d is negative", ff.Name, *ff.MinEntries)
-			}
-			f.MinEntries = *ff.MinEntries
-		}
-		if ff.MaxShrink != nil {
-			if !validWeight(*ff.MaxShrink) {
-				bad(at("max_shrink"), "feed %q: max_shrink %v outside [0,1]", ff.Name, *ff.MaxShrink)
-			}
-			f.MaxShrink = *ff.MaxShrink
-		}
-		if ff.MaxAge != "" {
-			d, err := parseDuration(ff.MaxAge)
-			if err != nil || d <= 0 {
-				bad(at("max_age"), "feed %q: max_age %q: want a positive duration such as 36h or 7d", ff.Name, ff.MaxAge)
-			}
-			f.MaxAge = d
-		}
-		switch ff.OnGateFailure {
-		case "", OnGateFallback:
-		case OnGateFail:
-			f.OnGateFailure = OnGateFail
-		default:
-			bad(at("on_gate_failure"), "feed %q: on_gate_failure %q: want %q or %q", ff.Name, ff.OnGateFailure, OnGateFallback, OnGateFail)
-		}
-		for _, col := range []struct {
-			key string
-			v   any
-			dst *string
-		}{{"cidr_column", ff.CIDRColumn, &f.CIDRColumn}, {"start_column", ff.StartColumn, &f.StartColumn}, {"end_column", ff.EndColumn, &f.EndColumn}} {
-			if col.v == nil {
-				continue
-			}
-			s, ok := columnValue(col.v)
-			if !ok {
-				bad(at(col.key), "feed %q: %s: want a column index (0, 1, …) or a header name", ff.Name, col.key)
-				continue
-			}
-			if f.Format != feeds.FormatCSV {
-				bad(at(col.key), "feed %q: %s applies to the csv format only", ff.Name, col.key)
-			}
-			*col.dst = s
-		}
-		if len(ff.JSONKeys) > 0 && f.Format != feeds.Format("json") {
-			bad(at("json_keys"), "feed %q: json_keys applies to the json format only", ff.Name)
-		}
-		if ff.Confidence != nil {
-			if *ff.Confidence < 1 || *ff.Confidence > 99 {
-				bad(at("confidence"), "feed %q: confidence %d outside 1-99", ff.Name, *ff.Confidence)
-			}
-			f.Confidence = *ff.Confidence
-		}
-		if ff.Clears != nil && ff.Kind == schema.KindAllow {
-			bad(at("clears"), "feed %q: an allow feed always clears every risk category; clears does not apply", ff.Name)
-		}
-		if ff.Clears != nil {
-			var cl schema.Category
-			for _, name := range ff.Clears {
-				cat, ok := schema.ParseCategory(name)
-				if !ok || cat == schema.CategoryAllow {
-					bad(at("clears"), "feed %q: clears: unknown category %q (want some of %s)", ff.Name, name, strings.Join(weightNames(), ", "))
-					continue
-				}
-				cl |= cat
-			}
-			f.Clears = &cl
-		}
-		if ff.MaxEntrySize != nil {
-			if *ff.MaxEntrySize < 0 || *ff.MaxEntrySize > 32 {
-				bad(at("max_entry_size"), "feed %q: max_entry_size %d: want an IPv4 prefix length 0-32", ff.Name, *ff.MaxEntrySize)
-			}
-			f.MaxEntrySize = *ff.MaxEntrySize
-		}
-		for _, x := range []struct {
-			key    string
-			v      *int
-			lo, hi int
-			dst    *int
-		}{
-			{"infer_prefix", ff.InferPrefix, 8, 32, &f.InferPrefix},
-			{"infer_prefix6", ff.InferPrefix6, 16, 64, &f.InferPrefix6},
-			{"infer_min", ff.InferMin, 1, 1 << 20, &f.InferMin},
-			{"infer_confidence", ff.InferConf, 1, 99, &f.InferConfidence},
-		} {
-			if x.v == nil {
-				continue
-			}
-			if *x.v < x.lo || *x.v > x.hi {
-				bad(at(x.key), "feed %q: %s %d outside %d-%d", ff.Name, x.key, *x.v, x.lo, x.hi)
-			}
-			*x.dst = *x.v
-		}
-		if (ff.InferMin != nil || ff.InferConf != nil) && f.InferPrefix == 0 && f.InferPrefix6 == 0 {
-			bad(at("infer_min"), "feed %q: infer_min and infer_confidence need infer_prefix or infer_prefix6", ff.Name)
-		}
-		if ff.Retain != "" {
-			d, ok := parseDays(ff.Retain)
-			if !ok {
-				bad(at("retain"), "feed %q: retain %q: want a positive whole number of days such as 14d", ff.Name, ff.Retain)
-			}
-			f.Retain = d
-		}
-		if ff.Kind == schema.KindASN {
-			for _, k := range []string{"provider", "confidence", "clears", "infer_prefix", "infer_prefix6", "retain"} {
-				if l := pos.key(sec, k); l > 0 {
-					bad(l, "feed %q: %s does not apply to an asn feed", ff.Name, k)
-				}
-			}
-		}
-		c.Feeds = append(c.Feeds, f)
+	if _, ok := ff.Kind.Category(); !ok {
+		p.bad(p.at("kind"), "feed %q: unknown kind %q (want one of %s)", ff.Name, ff.Kind, strings.Join(kindNames(), ", "))
 	}
-	c.Outputs = parseOutputs(c, fc.Output, pos, bad)
-	if len(errs) > 0 {
-		return nil, errors.Join(errs...)
+	if formats := feeds.Formats(); !slices.Contains(formats, f.Format) {
+		names := make([]string, len(formats))
+		for i, f := range formats {
+			names[i] = string(f)
+		}
+		p.bad(p.at("format"), "feed %q: unknown format %q (want one of %s)", ff.Name, ff.Format, strings.Join(names, ", "))
+	} else if f.Format == feeds.FormatASNList && ff.Kind == schema.KindASN {
+		p.bad(p.at("format"), "feed %q: an asn-list names ASNs, not their prefixes: give it the kind it flags (hosting, vpn, abuse, …)", ff.Name)
 	}
-	return c, nil
+	if ff.URL == "" {
+		p.bad(f.Line, "feed %q: no url", ff.Name)
+	}
+}
+
+// gateKeys checks the weight, the parser threshold and the keys of the
+// feed's sanity gates.
+func (p *feedParser) gateKeys() {
+	ff, f := p.ff, p.f
+	if ff.Weight != nil {
+		if !validWeight(*ff.Weight) {
+			p.bad(p.at("weight"), "feed %q: weight %v outside [0,1]", ff.Name, *ff.Weight)
+		}
+		f.Weight, f.HasWeight = *ff.Weight, true
+	}
+	if ff.MinCount != nil {
+		if *ff.MinCount < 1 {
+			p.bad(p.at("min_count"), "feed %q: min_count %d below 1", ff.Name, *ff.MinCount)
+		}
+		f.MinCount = *ff.MinCount
+	}
+	if ff.MinEntries != nil {
+		if *ff.MinEntries < 0 {
+			p.bad(p.at("min_entries"), "feed %q: min_entries %d is negative", ff.Name, *ff.MinEntries)
+		}
+		f.MinEntries = *ff.MinEntries
+	}
+	if ff.MaxShrink != nil {
+		if !validWeight(*ff.MaxShrink) {
+			p.bad(p.at("max_shrink"), "feed %q: max_shrink %v outside [0,1]", ff.Name, *ff.MaxShrink)
+		}
+		f.MaxShrink = *ff.MaxShrink
+	}
+	if ff.MaxAge != "" {
+		d, err := parseDuration(ff.MaxAge)
+		if err != nil || d <= 0 {
+			p.bad(p.at("max_age"), "feed %q: max_age %q: want a positive duration such as 36h or 7d", ff.Name, ff.MaxAge)
+		}
+		f.MaxAge = d
+	}
+	switch ff.OnGateFailure {
+	case "", OnGateFallback:
+	case OnGateFail:
+		f.OnGateFailure = OnGateFail
+	default:
+		p.bad(p.at("on_gate_failure"), "feed %q: on_gate_failure %q: want %q or %q", ff.Name, ff.OnGateFailure, OnGateFallback, OnGateFail)
+	}
+}
+
+// formatKeys checks the keys that apply to one format only.
+func (p *feedParser) formatKeys() {
+	ff, f := p.ff, p.f
+	for _, col := range []struct {
+		key string
+		v   any
+		dst *string
+	}{{"cidr_column", ff.CIDRColumn, &f.CIDRColumn}, {"start_column", ff.StartColumn, &f.StartColumn}, {"end_column", ff.EndColumn, &f.EndColumn}} {
+		if col.v == nil {
+			continue
+		}
+		s, ok := columnValue(col.v)
+		if !ok {
+			p.bad(p.at(col.key), "feed %q: %s: want a column index (0, 1, …) or a header name", ff.Name, col.key)
+			continue
+		}
+		if f.Format != feeds.FormatCSV {
+			p.bad(p.at(col.key), "feed %q: %s applies to the csv format only", ff.Name, col.key)
+		}
+		*col.dst = s
+	}
+	if len(ff.JSONKeys) > 0 && f.Format != feeds.Format("json") {
+		p.bad(p.at("json_keys"), "feed %q: json_keys applies to the json format only", ff.Name)
+	}
+}
+
+// evidenceKeys checks what the feed's entries claim and for how long:
+// confidence, clears, max_entry_size, block inference, retain.
+func (p *feedParser) evidenceKeys() {
+	ff, f := p.ff, p.f
+	if ff.Confidence != nil {
+		if *ff.Confidence < 1 || *ff.Confidence > 99 {
+			p.bad(p.at("confidence"), "feed %q: confidence %d outside 1-99", ff.Name, *ff.Confidence)
+		}
+		f.Confidence = *ff.Confidence
+	}
+	if ff.Clears != nil && ff.Kind == schema.KindAllow {
+		p.bad(p.at("clears"), "feed %q: an allow feed always clears every risk category; clears does not apply", ff.Name)
+	}
+	if ff.Clears != nil {
+		var cl schema.Category
+		for _, name := range ff.Clears {
+			cat, ok := schema.ParseCategory(name)
+			if !ok || cat == schema.CategoryAllow {
+				p.bad(p.at("clears"), "feed %q: clears: unknown category %q (want some of %s)", ff.Name, name, strings.Join(weightNames(), ", "))
+				continue
+			}
+			cl |= cat
+		}
+		f.Clears = &cl
+	}
+	if ff.MaxEntrySize != nil {
+		if *ff.MaxEntrySize < 0 || *ff.MaxEntrySize > 32 {
+			p.bad(p.at("max_entry_size"), "feed %q: max_entry_size %d: want an IPv4 prefix length 0-32", ff.Name, *ff.MaxEntrySize)
+		}
+		f.MaxEntrySize = *ff.MaxEntrySize
+	}
+	for _, x := range []struct {
+		key    string
+		v      *int
+		lo, hi int
+		dst    *int
+	}{
+		{"infer_prefix", ff.InferPrefix, 8, 32, &f.InferPrefix},
+		{"infer_prefix6", ff.InferPrefix6, 16, 64, &f.InferPrefix6},
+		{"infer_min", ff.InferMin, 1, 1 << 20, &f.InferMin},
+		{"infer_confidence", ff.InferConf, 1, 99, &f.InferConfidence},
+	} {
+		if x.v == nil {
+			continue
+		}
+		if *x.v < x.lo || *x.v > x.hi {
+			p.bad(p.at(x.key), "feed %q: %s %d outside %d-%d", ff.Name, x.key, *x.v, x.lo, x.hi)
+		}
+		*x.dst = *x.v
+	}
+	if (ff.InferMin != nil || ff.InferConf != nil) && f.InferPrefix == 0 && f.InferPrefix6 == 0 {
+		p.bad(p.at("infer_min"), "feed %q: infer_min and infer_confidence need infer_prefix or infer_prefix6", ff.Name)
+	}
+	if ff.Retain != "" {
+		d, ok := parseDays(ff.Retain)
+		if !ok {
+			p.bad(p.at("retain"), "feed %q: retain %q: want a positive whole number of days such as 14d", ff.Name, ff.Retain)
+		}
+		f.Retain = d
+	}
+}
+
+// asnKeys rejects, in an asn feed, the keys that speak of categories.
+func (p *feedParser) asnKeys() {
+	if p.ff.Kind != schema.KindASN {
+		return
+	}
+	for _, k := range []string{"provider", "confidence", "clears", "infer_prefix", "infer_prefix6", "retain"} {
+		if l := p.pos.key(p.section(), k); l > 0 {
+			p.bad(l, "feed %q: %s does not apply to an asn feed", p.ff.Name, k)
+		}
+	}
 }
 
 // parseOutputs checks the [[output]] tables: a known type, a path that is
