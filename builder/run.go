@@ -144,37 +144,80 @@ func DefaultCacheDir(configPath string) string {
 // (every stage checks), publishes nothing and returns ctx's error.
 func Run(ctx context.Context, cfg *Config, opts RunOptions) (*Summary, error) {
 	start := time.Now()
-	out := opts.Out
-	if out == "" {
-		out = cfg.Out
+	r, err := newBuildRun(cfg, opts)
+	if err != nil {
+		return nil, err
 	}
-	if out == "" {
+	if err := r.addFeeds(ctx); err != nil {
+		return nil, err
+	}
+	r.progress(Progress{Stage: "merging"})
+	if err := r.b.Merge(ctx); err != nil {
+		return nil, err
+	}
+	st := r.b.Stats()
+	r.fillManifest(st)
+	if err := r.checkDatabase(st); err != nil {
+		return nil, err
+	}
+	r.progress(Progress{Stage: "writing"})
+	if err := r.publish(ctx, st); err != nil {
+		return nil, err
+	}
+	r.sum.Seconds = time.Since(start).Seconds()
+	r.progress(Progress{Stage: "done"})
+	return r.sum, nil
+}
+
+// buildRun is one call of [Run]: the config and options with their
+// defaults applied, and what the build has gathered so far.
+type buildRun struct {
+	cfg      *Config
+	opts     RunOptions
+	out      string // the database to write
+	stateDir string // "" without history
+	log      *slog.Logger
+	now      func() time.Time
+	progress func(Progress) // serialised: never called concurrently
+	fetcher  *feeds.Fetcher
+	prev     *schema.Manifest // the previous build's, nil when none
+	b        *Builder
+	manifest *schema.Manifest
+	sum      *Summary
+}
+
+// newBuildRun applies the defaults of opts, reads the previous build's
+// manifest and the history, and starts the manifest and the [Builder].
+func newBuildRun(cfg *Config, opts RunOptions) (*buildRun, error) {
+	r := &buildRun{cfg: cfg, opts: opts, out: opts.Out, stateDir: opts.StateDir,
+		log: opts.Logger, now: opts.Now, fetcher: opts.Fetcher}
+	if r.out == "" {
+		r.out = cfg.Out
+	}
+	if r.out == "" {
 		return nil, errors.New("no output file: set out in the config or pass -out")
 	}
 	for _, o := range cfg.Outputs {
-		if filepath.Clean(o.Path) == filepath.Clean(out) {
+		if filepath.Clean(o.Path) == filepath.Clean(r.out) {
 			return nil, fmt.Errorf("output %s (config line %d) is the database itself", o.Path, o.Line)
 		}
 	}
-	log := opts.Logger
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
+	if r.log == nil {
+		r.log = slog.New(slog.DiscardHandler)
 	}
-	now := opts.Now
-	if now == nil {
-		now = time.Now
+	if r.now == nil {
+		r.now = time.Now
 	}
-	progress := func(Progress) {}
+	r.progress = func(Progress) {}
 	if opts.Progress != nil {
 		var mu sync.Mutex
-		progress = func(p Progress) {
+		r.progress = func(p Progress) {
 			mu.Lock()
 			defer mu.Unlock()
 			opts.Progress(p)
 		}
 	}
-	fetcher := opts.Fetcher
-	if fetcher == nil {
+	if r.fetcher == nil {
 		dir := opts.CacheDir
 		if dir == "" {
 			dir = cfg.CacheDir
@@ -182,36 +225,25 @@ func Run(ctx context.Context, cfg *Config, opts RunOptions) (*Summary, error) {
 		if dir == "" {
 			dir = DefaultCacheDir(cfg.Path)
 		}
-		fetcher = &feeds.Fetcher{CacheDir: dir, Offline: opts.Offline, Logger: log}
+		r.fetcher = &feeds.Fetcher{CacheDir: dir, Offline: opts.Offline, Logger: r.log}
 	}
 
-	prev, _, err := ReadManifest(out)
+	prev, _, err := ReadManifest(r.out)
 	if err != nil {
-		log.Warn("previous build's manifest unreadable: max_shrink gates skipped", "err", err)
+		r.log.Warn("previous build's manifest unreadable: max_shrink gates skipped", "err", err)
 	}
-	prevFeed := func(name string) *schema.ManifestFeed {
-		if prev == nil {
-			return nil
-		}
-		for i := range prev.Feeds {
-			if prev.Feeds[i].Name == name {
-				return &prev.Feeds[i]
-			}
-		}
-		return nil
-	}
+	r.prev = prev
 
-	stateDir := opts.StateDir
-	if stateDir == "" {
-		stateDir = cfg.StateDir
+	if r.stateDir == "" {
+		r.stateDir = cfg.StateDir
 	}
 	var hist *History
-	if stateDir != "" {
-		if hist, err = ReadHistory(stateDir); err != nil {
+	if r.stateDir != "" {
+		if hist, err = ReadHistory(r.stateDir); err != nil {
 			return nil, err
 		}
 	}
-	b, err := New(Options{
+	r.b, err = New(Options{
 		IPv6Prefix:     cfg.IPv6Prefix,
 		KeepReserved:   cfg.KeepReserved,
 		DatabaseType:   cfg.DatabaseType,
@@ -221,7 +253,7 @@ func Run(ctx context.Context, cfg *Config, opts RunOptions) (*Summary, error) {
 	if err != nil {
 		return nil, err
 	}
-	manifest := &schema.Manifest{
+	r.manifest = &schema.Manifest{
 		Builder:       strings.TrimSpace("ipintel " + opts.Version),
 		SchemaVersion: schema.SchemaVersion,
 		DatabaseType:  cfg.DatabaseType,
@@ -231,39 +263,60 @@ func Run(ctx context.Context, cfg *Config, opts RunOptions) (*Summary, error) {
 		Block:         schema.DefaultBlockThreshold,
 		Challenge:     schema.DefaultChallengeThreshold,
 	}
-	sum := &Summary{Out: out}
+	r.sum = &Summary{Out: r.out}
+	return r, nil
+}
+
+// prevFeed returns the previous build's manifest line of a feed, or nil.
+func (r *buildRun) prevFeed(name string) *schema.ManifestFeed {
+	if r.prev == nil {
+		return nil
+	}
+	for i := range r.prev.Feeds {
+		if r.prev.Feeds[i].Name == name {
+			return &r.prev.Feeds[i]
+		}
+	}
+	return nil
+}
+
+// addFeeds fetches and parses every feed (ahead of its turn, see
+// [prefetcher]), gates each one in config order and adds the copy it
+// settles on to the builder, recording the feed in the manifest and the
+// summary. It then sets the build epoch: opts.Epoch, else the newest
+// Last-Modified among the copies used, else now.
+func (r *buildRun) addFeeds(ctx context.Context) error {
 	var newest time.Time
-	pre := prefetch(ctx, cfg, fetcher, progress)
+	pre := prefetch(ctx, r.cfg, r.fetcher, r.progress)
 	defer pre.close()
-	for i, fc := range cfg.Feeds {
+	for i, fc := range r.cfg.Feeds {
 		if err := ctx.Err(); err != nil {
-			return nil, err
+			return err
 		}
-		if err := b.AddFeed(cfg.BuilderFeed(fc)); err != nil {
-			return nil, err
+		if err := r.b.AddFeed(r.cfg.BuilderFeed(fc)); err != nil {
+			return err
 		}
-		mf, err := runFeed(ctx, cfg, fc, pre.take(i), b, fetcher, prevFeed(fc.Name), now(), log, progress)
+		mf, err := runFeed(ctx, r.cfg, fc, pre.take(i), r.b, r.fetcher, r.prevFeed(fc.Name), r.now(), r.log, r.progress)
 		if err != nil {
-			if ge, ok := errors.AsType[*GateError](err); ok && ge.Missing && opts.Force {
-				log.Warn("required feed has no copy: left out of this forced build", "feed", fc.Name, "reason", ge.Reason)
-				manifest.Forced = append(manifest.Forced, fmt.Sprintf("feed %s: %s", fc.Name, ge.Reason))
-				mf.Gate, mf.GateReason = schema.GateFailed, ge.Reason
-				err = nil
-			} else {
-				return nil, err
+			ge, ok := errors.AsType[*GateError](err)
+			if !ok || !ge.Missing || !r.opts.Force {
+				return err
 			}
+			r.log.Warn("required feed has no copy: left out of this forced build", "feed", fc.Name, "reason", ge.Reason)
+			r.manifest.Forced = append(r.manifest.Forced, fmt.Sprintf("feed %s: %s", fc.Name, ge.Reason))
+			mf.Gate, mf.GateReason = schema.GateFailed, ge.Reason
 		}
 		if mf.Gate == schema.GateFallback {
-			b.setStale(fc.Name)
+			r.b.setStale(fc.Name)
 		}
 		if t, err := http.ParseTime(mf.LastModified); err == nil && t.After(newest) {
 			newest = t
 		}
-		fs, _ := b.FeedStats(fc.Name)
+		fs, _ := r.b.FeedStats(fc.Name)
 		mf.Entries = fs.IPv4 + fs.IPv6
 		mf.ASNs = fs.ASNs
-		manifest.Feeds = append(manifest.Feeds, mf)
-		sum.Feeds = append(sum.Feeds, FeedSummary{
+		r.manifest.Feeds = append(r.manifest.Feeds, mf)
+		r.sum.Feeds = append(r.sum.Feeds, FeedSummary{
 			Name: fc.Name, Kind: fc.Kind, Format: string(fc.Format),
 			Records: mf.Records, Invalid: mf.Invalid, Entries: mf.Entries,
 			IPv4: fs.IPv4, IPv6: fs.IPv6, ASNs: fs.ASNs, Reserved: fs.Reserved + fs.Aliased,
@@ -272,65 +325,79 @@ func Run(ctx context.Context, cfg *Config, opts RunOptions) (*Summary, error) {
 		})
 	}
 
-	epoch := opts.Epoch
+	epoch := r.opts.Epoch
 	if epoch == 0 {
 		epoch = newest.Unix()
 		if newest.IsZero() {
-			epoch = now().Unix()
+			epoch = r.now().Unix()
 		}
 	}
-	manifest.BuildEpoch = epoch
-	b.opts.BuildEpoch = epoch
-	b.opts.Manifest = manifest
+	r.manifest.BuildEpoch = epoch
+	r.b.opts.BuildEpoch = epoch
+	r.b.opts.Manifest = r.manifest
+	return nil
+}
 
-	progress(Progress{Stage: "merging"})
-	if err := b.Merge(ctx); err != nil {
-		return nil, err
-	}
-	st := b.Stats()
-	// The inferred counts exist only once the merge has run.
-	for i := range manifest.Feeds {
-		if fs, ok := st.Feeds[manifest.Feeds[i].Name]; ok {
-			manifest.Feeds[i].Inferred = fs.Inferred
-			sum.Feeds[i].Inferred = fs.Inferred
-			sum.Feeds[i].Retained = fs.Retained
+// fillManifest records what only the merge knows: the blocks each feed's
+// inference added, the entries it retained, and the per-category counts
+// that the next build's whole-database gates compare with.
+func (r *buildRun) fillManifest(st Stats) {
+	for i := range r.manifest.Feeds {
+		if fs, ok := st.Feeds[r.manifest.Feeds[i].Name]; ok {
+			r.manifest.Feeds[i].Inferred = fs.Inferred
+			r.sum.Feeds[i].Inferred = fs.Inferred
+			r.sum.Feeds[i].Retained = fs.Retained
 		}
 	}
-	manifest.Categories = map[string]schema.ManifestCategory{}
+	r.manifest.Categories = map[string]schema.ManifestCategory{}
 	for name, cs := range st.Categories {
-		manifest.Categories[name] = schema.ManifestCategory{Networks: cs.Networks, IPv4: cs.IPv4, IPv6: cs.IPv6}
+		r.manifest.Categories[name] = schema.ManifestCategory{Networks: cs.Networks, IPv4: cs.IPv4, IPv6: cs.IPv6}
 	}
-	if reasons := checkDatabase(cfg, prev, st); len(reasons) > 0 {
-		if !opts.Force {
-			return nil, &DatabaseGateError{Reasons: reasons}
-		}
-		for _, r := range reasons {
-			log.Warn("database gate overridden by force", "reason", r)
-		}
-		manifest.Forced = append(manifest.Forced, reasons...)
+}
+
+// checkDatabase applies the whole-database gates: it returns a
+// *DatabaseGateError when the merged database must not be published, or,
+// in a forced build, records the gates it overrides in the manifest.
+func (r *buildRun) checkDatabase(st Stats) error {
+	reasons := checkDatabase(r.cfg, r.prev, st)
+	if len(reasons) == 0 {
+		return nil
 	}
-	progress(Progress{Stage: "writing"})
-	size, outputs, err := writeBuild(ctx, b, out, cfg.Outputs)
+	if !r.opts.Force {
+		return &DatabaseGateError{Reasons: reasons}
+	}
+	for _, reason := range reasons {
+		r.log.Warn("database gate overridden by force", "reason", reason)
+	}
+	r.manifest.Forced = append(r.manifest.Forced, reasons...)
+	return nil
+}
+
+// publish writes the database and its companions together, then the
+// history, and completes the summary.
+func (r *buildRun) publish(ctx context.Context, st Stats) error {
+	size, outputs, err := writeBuild(ctx, r.b, r.out, r.cfg.Outputs)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	if stateDir != "" {
+	sum := r.sum
+	if r.stateDir != "" {
 		// Only once the database is published: a build that fails before
 		// leaves the history as it was. A build killed between the two
 		// renames leaves the previous history, which the next build reads
 		// as it would after a failed build.
-		h := b.History()
-		n, err := writeHistory(stateDir, h)
+		h := r.b.History()
+		n, err := writeHistory(r.stateDir, h)
 		if err != nil {
-			return nil, fmt.Errorf("database published, but its history was not saved: %w", err)
+			return fmt.Errorf("database published, but its history was not saved: %w", err)
 		}
-		sum.History = filepath.Join(stateDir, HistoryFile)
+		sum.History = filepath.Join(r.stateDir, HistoryFile)
 		sum.HistoryEntries, sum.HistorySize = h.Len(), n
 	}
 	sum.Outputs = outputs
 	sum.Size = size
-	sum.Forced = manifest.Forced
-	sum.BuildEpoch = epoch
+	sum.Forced = r.manifest.Forced
+	sum.BuildEpoch = r.manifest.BuildEpoch
 	sum.Networks = st.Networks
 	sum.Records = st.Records
 	sum.Reserved = st.Reserved
@@ -338,9 +405,7 @@ func Run(ctx context.Context, cfg *Config, opts RunOptions) (*Summary, error) {
 	for _, c := range schema.Categories() {
 		sum.Categories = append(sum.Categories, CategorySummary{Category: c.Name(), CategoryStats: st.Categories[c.Name()]})
 	}
-	sum.Seconds = time.Since(start).Seconds()
-	progress(Progress{Stage: "done"})
-	return sum, nil
+	return nil
 }
 
 // fetchedCopy is a feed's fresh copy, fetched and parsed ahead of its turn.
