@@ -10,7 +10,7 @@ import (
 )
 
 var (
-	errZone       = errors.New("address has a zone")
+	errZone       = errors.New("zoned address not allowed: a zone names a link, not a network")
 	errEmpty      = errors.New("empty address")
 	errRangeOrder = errors.New("range start after end")
 	errRangeMixed = errors.New("range mixes IPv4 and IPv6")
@@ -20,7 +20,8 @@ var (
 // it unmapped. Zero-padded IPv6 fields ("2001:0470:0001::") are accepted as
 // netip accepts them; zero-padded IPv4 octets ("010.1.1.1") are rejected,
 // because they are ambiguous (octal to inet_aton, decimal to others). An
-// address with a zone is rejected: a zone never names a public host.
+// address with a zone ("fe80::1%eth0") is rejected, as the package
+// documentation's zone rule says.
 func ParseAddr(s string) (netip.Addr, error) {
 	if s == "" {
 		return netip.Addr{}, errEmpty

@@ -14,6 +14,15 @@
 // document without an address) fails as a whole with [ErrNotFeed], so that
 // the caller keeps its last good copy.
 //
+// # Zones
+//
+// A zone ("fe80::1%eth0") names a link of the host that wrote it, not a
+// network, so no feed can say anything about it that holds elsewhere. A
+// zoned address is therefore not a public address: [ParseAddr],
+// [ParsePrefix] and [ParseNet] reject it, and every parser reports a line
+// holding one as a [*LineError] and goes on. The lookup package applies
+// the same rule: a zoned address is never found there.
+//
 // # Usage
 //
 //	f, err := os.Open("firehol_level1.netset")

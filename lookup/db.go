@@ -165,9 +165,17 @@ func build(r *maxminddb.Reader, buf []byte) (*DB, error) {
 
 // Lookup returns the record of the network containing addr and reports
 // whether there is one. An IPv4-mapped IPv6 address is looked up as IPv4.
-// An address with a zone (fe80::1%eth0) never matches: zones name links,
-// not networks, and the database has no data for them. In an IPv4-only
-// database (ip_version 4) IPv6 addresses never match.
+// In an IPv4-only database (ip_version 4) IPv6 addresses never match.
+//
+// A zoned address (fe80::1%eth0) is not found, even where the same
+// address without its zone is: a zone names a link of one host, not a
+// network, so no database can say anything about it. This is
+// [net/netip.Prefix.Contains]'s rule, and ipintel's one rule for zones:
+// the feeds package and the CLI and HTTP API reject a zoned address as
+// bad input, and httpguard.ClientAddr never returns one (it drops the
+// zone the kernel gives a link-local peer). A caller that wants the
+// address looked up regardless strips the zone first, with
+// addr.WithZone("").
 //
 // Lookup does not allocate, lock or decode.
 func (db *DB) Lookup(addr netip.Addr) (Record, bool) {

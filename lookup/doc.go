@@ -24,7 +24,9 @@
 // the address (what maxminddb-golang's Result.Prefix returns) and the
 // decoded ipintel fields; keys a database does not have read as zero, and
 // keys ipintel does not know are ignored. IPv4-mapped IPv6 addresses are
-// looked up as IPv4. [DB.All] walks every network, for export and diff.
+// looked up as IPv4. A zoned address (fe80::1%eth0) is never found: a
+// zone names a link, not a network (see [DB.Lookup]). [DB.All] walks
+// every network, for export and diff.
 // [VerifyFile] checks a file thoroughly before it is deployed.
 //
 // # Concurrency

@@ -67,8 +67,10 @@ var (
 //
 // With no trusted networks given, [Loopback] is trusted. Pass an empty,
 // non-nil slice to trust nothing. Elements may carry a port
-// ("192.0.2.1:8080", "[2001:db8::1]:443"); zones are dropped and
-// IPv4-mapped IPv6 addresses are unmapped. The error is an [*AddrError].
+// ("192.0.2.1:8080", "[2001:db8::1]:443"); IPv4-mapped IPv6 addresses
+// are unmapped, and zones are dropped, so the address returned is never
+// zoned (see the package documentation's "Client address"). The error is
+// an [*AddrError].
 func ClientAddr(r *http.Request, trusted ...netip.Prefix) (netip.Addr, error) {
 	if trusted == nil {
 		trusted = loopback

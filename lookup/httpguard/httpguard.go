@@ -19,6 +19,18 @@
 // from the right past trusted hops. `ipintel serve`'s forward-auth endpoint
 // uses the same function, so the middleware and the service agree.
 //
+// The address is never zoned. ipintel's rule is that a zoned address is
+// not a public address: [lookup.DB.Lookup] does not find one, and parsers
+// reject one as bad input. ClientAddr is the one place that meets zones
+// it did not ask for: the kernel reports a link-local peer with the zone
+// of the link it came in on ("[fe80::1%eth0]:443"), and a proxy on the
+// same link may copy it into a header. Refusing such a request would
+// fail a real client for a detail of our own host, so ClientAddr drops
+// the zone and keeps the address, which trusted networks (prefixes carry
+// no zone) can match. A link-local client is then looked up as the
+// link-local address it is, which an ipintel database does not hold
+// (docs/design.md §4 Reserved space).
+//
 // # Concurrency
 //
 // A [Guard] is safe for concurrent use. It reads the database through a
