@@ -147,8 +147,8 @@ func refASNList(t *testing.T, data []byte) tiCounts {
 func TestCorpusASNList(t *testing.T) {
 	t.Parallel()
 	// Verified with grep/cut/sort | uniq -d: bad-asn-list has 742 rows and
-	// 19 ASNs listed twice (as MANIFEST.md says); X4BNet's datacenter list
-	// has 906 lines and 14 ASNs listed twice (MANIFEST.md names only 3,
+	// 19 ASNs listed twice (as the feed corpus's manifest says); X4BNet's datacenter list
+	// has 906 lines and 14 ASNs listed twice (the feed corpus's manifest names only 3,
 	// missing the lines whose comment follows a tab); Spamhaus ASN-DROP has
 	// 201 ASNs and a metadata line.
 	pinned := map[string]tiCounts{

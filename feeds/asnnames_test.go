@@ -92,7 +92,7 @@ func refASNNames(t *testing.T, data []byte) tiCounts {
 }
 
 // TestCorpusASNNames compares potaroo's autnums with the reference.
-// MANIFEST.md counts 120,835 rows and as many distinct ASNs; grep counts
+// The feed corpus's manifest counts 120,835 rows and as many distinct ASNs; grep counts
 // 4,092 "-Reserved AS-, ZZ" rows (AS 0 among them), 1,023
 // "-Private Use AS-, ZZ" rows and 5 rows with no name (", TR"), which are
 // skipped; "- CONECTMAIS -, BR" and "- PPNETWORK -, IT" are real holders.

@@ -64,7 +64,7 @@ func refGeofeed(t *testing.T, data []byte) tiCounts {
 }
 
 // TestCorpusGeofeed compares the DigitalOcean and Linode geofeeds with the
-// reference and with MANIFEST.md: 1,182 rows (1,037 IPv4, 145 IPv6) and
+// reference and with the feed corpus's manifest: 1,182 rows (1,037 IPv4, 145 IPv6) and
 // 4,552 rows (4,464 IPv4, 88 IPv6), all distinct.
 func TestCorpusGeofeed(t *testing.T) {
 	t.Parallel()

@@ -168,7 +168,7 @@ func tiJoinPrefixes(ps []netip.Prefix) string {
 
 func TestCorpusIP2ASN(t *testing.T) {
 	t.Parallel()
-	// Row counts from MANIFEST.md (the v6 table has 152,385 rows, 47,944 of
+	// Row counts from the feed corpus's manifest (the v6 table has 152,385 rows, 47,944 of
 	// them AS 0; the v4 subset 1,425 rows, none AS 0); prefixes and ASNs
 	// verified with python3: ipaddress.summarize_address_range over every
 	// routed row, distinct networks and distinct AS numbers.

@@ -216,7 +216,7 @@ func refJSON(keys []string) func(t *testing.T, data []byte) tiCounts {
 }
 
 // TestCorpusJSON parses every JSON address list of the corpus and
-// compares it with the reference. The pinned numbers are MANIFEST.md's,
+// compares it with the reference. The pinned numbers are those of the feed corpus's manifest,
 // counted there with python3 (json.load and ipaddress.ip_network).
 func TestCorpusJSON(t *testing.T) {
 	t.Parallel()
@@ -275,7 +275,7 @@ func TestCorpusJSONKeys(t *testing.T) {
 // leaves from ("exit_ip"), which differ for 136 of the 492 proxies. Read
 // with no keys, the json format takes both (984 records); with JSONKeys
 // ["exit_ip"] it takes the exits, the addresses websites see: 492 records,
-// 449 distinct (MANIFEST.md). The proxy-list format is for the text lists.
+// 449 distinct (the feed corpus's manifest). The proxy-list format is for the text lists.
 func TestCorpusJSONMonosans(t *testing.T) {
 	t.Parallel()
 	files := tiShared(t, "proxy/monosans-proxies_*.json")

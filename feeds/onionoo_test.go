@@ -114,7 +114,7 @@ func TestCorpusOnionoo(t *testing.T) {
 	t.Parallel()
 	// Neither real document has exit_addresses or flags (fetched with a
 	// fields= filter), so no relay is known to be an exit: every relay is
-	// skipped. Relay counts from MANIFEST.md, verified with
+	// skipped. Relay counts from the feed corpus's manifest, verified with
 	// grep -c '"fingerprint"'.
 	pinned := map[string]tiCounts{
 		"onionoo-details-fp-addr_2026-08-22.json": {Skipped: 10157},

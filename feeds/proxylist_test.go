@@ -103,7 +103,7 @@ func refProxyList(t *testing.T, data []byte) tiCounts {
 	return tiPrefixCounts(c, pfxs)
 }
 
-// proxyManifest holds MANIFEST.md's line counts for the text proxy lists:
+// proxyManifest holds the line counts the feed corpus's manifest gives for the text proxy lists:
 // data lines (records + invalid) and rejected lines. TheSpeedX has two
 // zero-padded octets (lines 85 and 626); each Avastel list has a header
 // row.

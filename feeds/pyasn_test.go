@@ -92,7 +92,7 @@ func refPyASN(t *testing.T, data []byte) tiCounts {
 
 func TestCorpusPyASN(t *testing.T) {
 	t.Parallel()
-	// MANIFEST.md and the file's own "; Prefixes : 512621" header: 512,621
+	// The feed corpus's manifest and the file's own "; Prefixes : 512621" header: 512,621
 	// IPv4 prefixes, no duplicates; distinct origin ASNs verified with
 	// zcat | grep -v '^;' | cut -f2 | sort -u | wc -l.
 	pinned := map[string]tiCounts{

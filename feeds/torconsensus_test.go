@@ -150,7 +150,7 @@ func refTorConsensus(t *testing.T, data []byte) tiCounts {
 func TestCorpusTorConsensus(t *testing.T) {
 	t.Parallel()
 	// Verified with awk over the r and s lines: the 2022-11-19 documents have
-	// 6,088 relays, 1,438 with the Exit flag (MANIFEST.md's 1,439 counts s
+	// 6,088 relays, 1,438 with the Exit flag (the 1,439 of the feed corpus's manifest counts s
 	// lines matching "Exit", which includes one relay flagged BadExit and not
 	// Exit), 11 BadExit, 10 of which also have Exit: 1,428 exits qualify,
 	// with 1,138 distinct IPv4 addresses. The cropped 2018 document has 208

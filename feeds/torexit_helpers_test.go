@@ -220,7 +220,7 @@ func tiRead(tb testing.TB, path string) []byte {
 // tiCorpus parses every file with the parser (from the raw, possibly
 // gzipped, bytes) and compares its counts with those of ref, an
 // independent reference computed from the decompressed text. pinned holds
-// numbers verified outside Go (shell, MANIFEST.md) for known file names.
+// numbers verified outside Go (shell, the feed corpus's manifest) for known file names.
 func tiCorpus(t *testing.T, f Format, files []string, ref func(t *testing.T, data []byte) tiCounts, pinned map[string]tiCounts) {
 	t.Helper()
 	for _, path := range files {

@@ -87,7 +87,7 @@ func refTorExit(t *testing.T, data []byte) tiCounts {
 func TestCorpusTorExitAddresses(t *testing.T) {
 	t.Parallel()
 	// Verified with grep -c '^ExitAddress ' and awk '{print $2}' | sort -u | wc -l;
-	// the distinct counts agree with MANIFEST.md.
+	// the distinct counts agree with the feed corpus's manifest.
 	pinned := map[string]tiCounts{
 		"tor-exit-addresses_2024-03-12.txt":           {Records: 2378, Prefixes: 1174, IPv4: 1174},
 		"tor-exit-list-collector_2018-11-01-0002.txt": {Records: 934, Prefixes: 869, IPv4: 869},

@@ -156,7 +156,7 @@ func refVPNServers(t *testing.T, data []byte) tiCounts {
 }
 
 // TestCorpusVPNServers compares gluetun's servers.json with the reference.
-// MANIFEST.md (python3 over every servers[].ips[]) counts 13,056 servers,
+// The feed corpus's manifest (python3 over every servers[].ips[]) counts 13,056 servers,
 // 3 of them with "ips": [""], and 18,506 distinct addresses of which 1,373
 // are IPv6.
 func TestCorpusVPNServers(t *testing.T) {
