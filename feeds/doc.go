@@ -14,6 +14,16 @@
 // document without an address) fails as a whole with [ErrNotFeed], so that
 // the caller keeps its last good copy.
 //
+// # Guarantees
+//
+// Every prefix a parser emits in an [Entry] is valid, masked, never
+// IPv4-mapped and never zoned (asn-list and asn-names entries carry an
+// ASN and no prefix). No input makes a parser panic: each format has a
+// fuzz target that checks these invariants. A parser reads only the
+// [io.Reader] it is given, so the same bytes always give the same entries
+// in the same order, and [Stats] counts them as `ipintel feeds check` does
+// (docs/design.md §3).
+//
 // # Zones
 //
 // A zone ("fe80::1%eth0") names a link of the host that wrote it, not a

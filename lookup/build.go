@@ -12,7 +12,7 @@ import (
 // This file flattens an MMDB search tree into sorted range tables.
 //
 // The walk reads the tree's raw node records itself instead of going
-// through Reader.Networks: it is several times faster, it sees alias
+// through Reader.Networks: it builds no result per network, it sees alias
 // pointers into the IPv4 subtree (which Networks hides, and which Lookup
 // follows), and it mirrors exactly what Reader.Lookup does for every
 // address, which is the behaviour Lookup must reproduce.

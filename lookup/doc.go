@@ -1,7 +1,10 @@
 // Package lookup answers IP intelligence queries in-process: it reads an
 // MMDB (ipintel's own, or MaxMind's Anonymous-IP, Anonymous-Plus, ASN and
 // ISP databases) once, flattens it into an immutable in-memory engine, and
-// classifies an address in tens of nanoseconds without allocating.
+// classifies an address without allocating, locking or decoding. It is
+// the part of ipintel a service embeds, so it imports maxminddb-golang and
+// the standard library only: a service never compiles in the writer
+// (docs/design.md §1).
 //
 // # Usage
 //
@@ -28,6 +31,17 @@
 // zone names a link, not a network (see [DB.Lookup]). [DB.All] walks
 // every network, for export and diff.
 // [VerifyFile] checks a file thoroughly before it is deployed.
+//
+// # Guarantees
+//
+//   - Fidelity. For every unzoned address, Lookup finds the network and the
+//     record that maxminddb-golang's Reader finds in the same file,
+//     following the same IPv4 aliases; the package's differential tests
+//     check it against the reader and an independent oracle.
+//   - Integrity. A [DB] that [Open] returns passes [DB.Verify]; a file
+//     [Open] cannot flatten is an error, never a panic (FuzzOpenBytes).
+//   - Atomic reloads. A [Handle] serves either the old DB or the new one,
+//     whole; a failed reload leaves the old one serving.
 //
 // # Concurrency
 //
@@ -102,11 +116,11 @@
 // that the memory reads of neighbouring lookups overlap; it pays when
 // the engine's arrays are not all in cache.
 //
-// The engine takes about 7 bytes per MMDB network of an ipintel
-// database, under three quarters of the file's size; [DB.Bytes] reports
-// it. Open costs one walk of the search tree and one decode per distinct
-// record. Measured figures, with the machine and the date, are in the
-// README; scripts/bench.sh reproduces them.
+// For an ipintel database the engine stays below the size of the file it
+// was read from (docs/design.md §9); [DB.Bytes] reports it. Open costs one
+// walk of the search tree and one decode per distinct record. Measured
+// figures, with the machine and the date, are in the README;
+// scripts/bench.sh reproduces them.
 //
 // Run the benchmarks with
 //

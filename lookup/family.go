@@ -59,11 +59,10 @@ const (
 
 // The number of further range starts a range leaf's slot may hold; a
 // slot where more ranges start gets a node or a direct level. The count
-// fits the 4 bits a range leaf gives it. On a database built from the
-// shared feeds a fixed-length scan of 14 (no loop-exit branch) was 5%
-// slower on IPv4, and a limit of 7 for IPv6 2.5% slower: the trie levels
-// it adds cost more than the shorter scan saves. Memory falls as the
-// limit grows.
+// fits the 4 bits a range leaf gives it. The scan stops at the first
+// start above the address rather than always reading all of them, and a
+// lower limit does not pay: the trie levels it adds cost more than the
+// shorter scan saves. Memory falls as the limit grows.
 const (
 	scan4 = 14
 	scan6 = 14
@@ -118,9 +117,9 @@ func directBits(n int) uint {
 // topBits4 returns the top-level width of an IPv4 trie over n ranges: 19
 // bits (2 MiB, where three lookups of a uniformly random address in four
 // end, on a record leaf) for a large table, 10 bits for a small one,
-// which then costs 4 KiB and builds in microseconds. On a database built
-// from the shared feeds 19 bits answer random addresses 7% faster than
-// 18 for 1 MiB more; 17 bits are slower.
+// which then costs 4 KiB and builds at once. Each bit more doubles the
+// level's memory and ends more lookups there; 19 bits is where that
+// trade stops paying for a database built from the shared feeds.
 func topBits4(n int) uint {
 	if n >= 1<<15 {
 		return 19
@@ -317,8 +316,8 @@ func (f *family4) bounds(a uint32, i int, w uint32) (start, end uint32) {
 
 // family6 holds the IPv6 ranges. A range's start is stored as its high
 // half beside its value, one 16-byte entry, so the scan that ends a
-// lookup and the value it then needs share cache lines (separate arrays
-// of high halves and values were 3% slower). Low halves are
+// lookup and the value it then needs share cache lines, which separate
+// arrays of high halves and values would not. Low halves are
 // stored only for the leading starts that need them: lo holds the low
 // halves of the first len(lo) starts, and every later start has a zero
 // low half. ipintel widens IPv6 to /64, so in its databases only the

@@ -300,9 +300,8 @@ func (t *recordTable) sourceSet(names []string) (SourceSet, error) {
 // first (record 0, the empty record, stays first), and rewrites the
 // range values to match. A lookup's last read is its record: with the
 // records in this order, the few thousand that most networks share fill
-// a few dozen KiB that stay in the processor's caches. On the full-size
-// database this gains about 1% on IPv6 lookups and is within noise on
-// IPv4; it costs a sort of the records at Open.
+// a few dozen KiB that stay in the processor's caches. It costs a sort
+// of the records at Open.
 func (t *recordTable) reorder(lists ...rangeList) {
 	uses := make([]int, len(t.records))
 	for _, l := range lists {

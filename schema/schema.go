@@ -1,11 +1,21 @@
 // Package schema is ipintel's public vocabulary: the MMDB record's keys,
 // the categories with their names and default weights, the feed kinds, the
-// default policy thresholds, and the build manifest a database carries
-// (docs/design.md §2).
+// gate outcomes, the default policy thresholds, and the build manifest a
+// database carries (docs/design.md §2).
 //
 // The feeds, builder and lookup packages and their users share these
 // types, so a key renamed here is renamed everywhere, and code outside the
 // module can name every type those packages' signatures use.
+//
+// # Compatibility
+//
+// The spellings here are a file format: the MMDB keys, the category and
+// kind names, the gate outcomes and the manifest's JSON keys are written
+// into databases and configs that outlive a build. They change only
+// together with [SchemaVersion]; a manifest written by an older build
+// still reads ([ManifestFeed.UnmarshalJSON]). The package imports only the
+// standard library and holds no state, so every function is safe for
+// concurrent use.
 package schema
 
 import (
