@@ -24,6 +24,7 @@ import (
 	"github.com/oschwald/maxminddb-golang/v2"
 
 	"github.com/ipintel/ipintel/feeds"
+	"github.com/ipintel/ipintel/internal/mmdbcheck"
 	"github.com/ipintel/ipintel/lookup"
 	"github.com/ipintel/ipintel/lookup/httpguard"
 	"github.com/ipintel/ipintel/schema"
@@ -184,7 +185,7 @@ type server struct {
 	cfg     serveConfig
 	log     *slog.Logger
 	h       *lookup.Handle
-	guard   *httpguard.Guard
+	auth    http.Handler // forward-auth
 	policy  lookup.Policy
 	trusted []netip.Prefix
 	m       *metrics
@@ -272,7 +273,14 @@ func newServer(ctx context.Context, cfg serveConfig, log *slog.Logger) (*server,
 		s.h = lookup.NewHandle(d.db)
 		s.cur.Store(d)
 	}
-	s.guard = httpguard.New(s.h, httpguard.Options{Policy: &s.policy, TrustedProxies: s.trusted})
+	guard := httpguard.New(s.h, httpguard.Options{Policy: &s.policy, TrustedProxies: s.trusted})
+	s.auth = guard.ForwardAuth(httpguard.AuthOptions{Observe: func(r *http.Request, v lookup.Verdict, err error) {
+		if err != nil {
+			s.m.authErrors.Inc()
+			s.log.Warn("forward-auth: no usable client address; allowing", "peer", r.RemoteAddr, "err", err)
+		}
+		s.m.countLookup(v.Action)
+	}})
 	return s, nil
 }
 
@@ -479,7 +487,7 @@ func (s *server) openChecked(ctx context.Context, path string) (*servedDB, error
 	if networks == 0 && !s.cfg.allowEmpty {
 		return refuse(refusedEmpty, errors.New("no networks: an empty database answers allow for every address (-allow-empty serves it anyway)"))
 	}
-	problems, _, _, _, err := checkSchema(ctx, path)
+	problems, _, _, _, err := mmdbcheck.Schema(ctx, path)
 	if err != nil {
 		return refuse(refusedVerify, err)
 	}

@@ -58,7 +58,7 @@ func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// Any method: nginx's auth_request subrequest keeps the method of
 		// the request it guards.
 		route = routeAuth
-		s.handleAuth(w, r)
+		s.auth.ServeHTTP(w, r)
 	case p == "/healthz":
 		route = routeHealthz
 		if s.allow(w, r, "GET, HEAD") {
@@ -310,87 +310,6 @@ func networkPtr(rec lookup.Record, found bool) *string {
 	}
 	s := rec.Network.String()
 	return &s
-}
-
-// handleAuth is forward-auth for nginx auth_request, Traefik ForwardAuth,
-// Caddy forward_auth and Envoy ext_authz: 200 allow, 401 challenge, 403
-// block, with the decision in X-Ipintel-* headers for the proxy to log or
-// pass on: X-Ipintel-Score is the score the action was decided on and
-// X-Ipintel-Score-Source whose it is ("stored" or "policy").
-//
-// When the client address cannot be determined (a trusted proxy sent a
-// garbled header) the answer is 200 with X-Ipintel-Action: allow and
-// X-Ipintel-Error, and the metric ipintel_auth_client_address_errors_total
-// counts it. Failing open is deliberate: nginx turns any status other than
-// 2xx, 401 and 403 from auth_request into a 500 for the visitor, so a 400
-// here would take the site down over a header, and the address only feeds a
-// risk signal, not an authentication. An attacker cannot reach this case:
-// the trusted proxy appends the real peer, which is read first.
-func (s *server) handleAuth(w http.ResponseWriter, r *http.Request) {
-	addr, rec, v, err := s.guard.Decide(r)
-	h := w.Header()
-	h["Cache-Control"] = hdrNoStore
-	if err != nil {
-		s.m.authErrors.Inc()
-		s.m.countLookup(lookup.ActionAllow)
-		s.log.Warn("forward-auth: no usable client address; allowing", "peer", r.RemoteAddr, "err", err)
-		h.Set("X-Ipintel-Action", lookup.ActionAllow.String())
-		h.Set("X-Ipintel-Error", err.Error())
-		w.WriteHeader(http.StatusOK)
-		return
-	}
-	s.m.countLookup(v.Action)
-	// Shared, never-modified header values: forward-auth sits in front of
-	// every request of the guarded site, so it is a hot path too.
-	h["X-Ipintel-Action"] = actionHeader[min(int(v.Action), len(actionHeader)-1)]
-	h["X-Ipintel-Score"] = scoreHeader[v.Score]
-	h["X-Ipintel-Score-Source"] = scoreSourceHeader[min(int(v.Source), len(scoreSourceHeader)-1)]
-	h["X-Ipintel-Categories"] = categoryHeader[rec.Categories&categoryMask]
-	h["X-Ipintel-Client"] = []string{addr.String()}
-	if !httpguard.HasForwardingHeader(r) && s.guard.Trusts(addr) {
-		// The peer is a trusted proxy that forwarded no client address.
-		h.Set("X-Ipintel-Error", "no forwarding header from a trusted proxy: judged the proxy's own address")
-	}
-	switch v.Action {
-	case lookup.ActionBlock:
-		h["Content-Type"] = hdrJSON
-		w.WriteHeader(http.StatusForbidden)
-		_, _ = w.Write(bodyBlocked)
-	case lookup.ActionChallenge:
-		h["Content-Type"] = hdrJSON
-		w.WriteHeader(http.StatusUnauthorized)
-		_, _ = w.Write(bodyChallenge)
-	default:
-		w.WriteHeader(http.StatusOK)
-	}
-}
-
-// categoryMask holds every category bit, relay (bit 8) included.
-const categoryMask = 1<<9 - 1
-
-// Precomputed forward-auth header values and bodies.
-var (
-	actionHeader      [3][]string                // by lookup.Action
-	scoreHeader       [256][]string              // by score
-	scoreSourceHeader [2][]string                // by lookup.ScoreSource
-	categoryHeader    [categoryMask + 1][]string // by the 9 category bits
-	bodyBlocked       = []byte(`{"error":"blocked"}` + "\n")
-	bodyChallenge     = []byte(`{"error":"challenge"}` + "\n")
-)
-
-func init() {
-	for i := range actionHeader {
-		actionHeader[i] = []string{lookup.Action(i).String()}
-	}
-	for i := range scoreSourceHeader {
-		scoreSourceHeader[i] = []string{lookup.ScoreSource(i).String()}
-	}
-	for i := range scoreHeader {
-		scoreHeader[i] = []string{strconv.Itoa(i)}
-	}
-	for i := range categoryHeader {
-		categoryHeader[i] = []string{lookup.Category(i).String()}
-	}
 }
 
 // handleReady is /readyz: 200 when a database is loaded and, with
