@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/ipintel/ipintel/lookup"
+	"github.com/ipintel/ipintel/serve"
 )
 
 // lockedBuffer collects a server's log for printing when a test fails.
@@ -114,13 +115,13 @@ func do(t *testing.T, method, url string, header http.Header, body io.Reader) ht
 	return httpResult{resp.StatusCode, resp.Header, b}
 }
 
-func getAnswer(t *testing.T, base, addr string) answer {
+func getAnswer(t *testing.T, base, addr string) serve.Answer {
 	t.Helper()
 	r := do(t, "GET", base+"/v1/ip/"+addr, nil, nil)
 	if r.status != 200 {
 		t.Fatalf("GET /v1/ip/%s = %d %s", addr, r.status, r.body)
 	}
-	var a answer
+	var a serve.Answer
 	if err := json.Unmarshal(r.body, &a); err != nil {
 		t.Fatalf("GET /v1/ip/%s: %v in %s", addr, err, r.body)
 	}
@@ -417,7 +418,7 @@ func TestServeSwapUnderLoad(t *testing.T) {
 						firstErr.CompareAndSwap(nil, err.Error())
 						continue
 					}
-					var a answer
+					var a serve.Answer
 					err = json.NewDecoder(resp.Body).Decode(&a)
 					resp.Body.Close()
 					if err != nil || resp.StatusCode != 200 || a.IP != addr {
@@ -447,137 +448,6 @@ func TestServeSwapUnderLoad(t *testing.T) {
 	}
 	if v := metricValue(t, ts.url, "ipintel_reloads_total"); v != "1" {
 		t.Errorf("ipintel_reloads_total = %s, want 1", v)
-	}
-}
-
-// TestServeBrokenReplacement renames garbage over the database: the reload
-// is refused, counted, and the old database keeps serving.
-func TestServeBrokenReplacement(t *testing.T) {
-	t.Parallel()
-	path := sampleDB(t)
-	ts := startServe(t, serveConfig{db: path})
-	done := ts.reloaded()
-	replaceFile(t, path, func(tmp string) {
-		if err := os.WriteFile(tmp, []byte("this is not an MMDB file"), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	})
-	select {
-	case <-done:
-	case <-time.After(10 * time.Second):
-		t.Fatal("no reload attempt after the file changed")
-	}
-	if v := metricValue(t, ts.url, "ipintel_reload_failures_total"); v != "1" {
-		t.Errorf("ipintel_reload_failures_total = %s, want 1", v)
-	}
-	if a := getAnswer(t, ts.url, "192.0.2.10"); a.Action != "block" {
-		t.Errorf("after a broken replacement 192.0.2.10 = %s, want the old block", a.Action)
-	}
-	// Not retried while the file stays the same.
-	time.Sleep(100 * time.Millisecond)
-	if v := metricValue(t, ts.url, "ipintel_reload_failures_total"); v != "1" {
-		t.Errorf("ipintel_reload_failures_total = %s after waiting, want still 1", v)
-	}
-	if !strings.Contains(ts.log.String(), "reload refused") {
-		t.Errorf("log lacks the refusal:\n%s", ts.log.String())
-	}
-	// A good file afterwards is picked up.
-	replaceFile(t, path, func(tmp string) { writeTestDB(t, tmp, sampleNewNets, testManifest(len(sampleNewNets))) })
-	waitFor(t, "the good replacement", func() bool { return getAnswer(t, ts.url, "2001:db8:3::1").Found })
-}
-
-// TestServeReloadRequest checks the path SIGHUP takes: with file watching
-// off, a replaced file is only picked up when a reload is requested.
-func TestServeReloadRequest(t *testing.T) {
-	t.Parallel()
-	path := sampleDB(t)
-	ts := startServe(t, serveConfig{db: path, watch: -1})
-	replaceFile(t, path, func(tmp string) { writeTestDB(t, tmp, sampleNewNets, testManifest(len(sampleNewNets))) })
-	time.Sleep(50 * time.Millisecond)
-	if getAnswer(t, ts.url, "2001:db8:3::1").Found {
-		t.Fatal("new database served before any reload request")
-	}
-	done := ts.reloaded()
-	ts.requestReload()
-	<-done
-	if !getAnswer(t, ts.url, "2001:db8:3::1").Found {
-		t.Fatal("new database not served after the reload request")
-	}
-}
-
-// TestServeURL follows a database published over HTTP with conditional GET.
-func TestServeURL(t *testing.T) {
-	t.Parallel()
-	dir := t.TempDir()
-	var mu sync.Mutex
-	body, _ := os.ReadFile(sampleDB(t))
-	etag := `"v1"`
-	var conditional, full, fresh atomic.Int64
-	origin := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		mu.Lock()
-		defer mu.Unlock()
-		if r.Header.Get("If-None-Match") == etag {
-			conditional.Add(1)
-			w.WriteHeader(http.StatusNotModified)
-			return
-		}
-		full.Add(1)
-		if r.Header.Get("If-None-Match") == "" {
-			fresh.Add(1) // a server without validators
-		}
-		w.Header().Set("ETag", etag)
-		_, _ = w.Write(body)
-	}), ReadHeaderTimeout: time.Second}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go func() { _ = origin.Serve(ln) }()
-	t.Cleanup(func() { _ = origin.Close() })
-
-	cache := filepath.Join(dir, "cache", "db.mmdb")
-	ts := startServe(t, serveConfig{db: "http://" + ln.Addr().String() + "/ipintel.mmdb", cache: cache})
-	if a := getAnswer(t, ts.url, "192.0.2.10"); a.Action != "block" {
-		t.Fatalf("served %s, want block", a.Action)
-	}
-	waitFor(t, "a conditional GET", func() bool { return conditional.Load() > 0 })
-
-	newPath := writeTestDB(t, filepath.Join(dir, "new.mmdb"), sampleNewNets, testManifest(len(sampleNewNets)))
-	nb, _ := os.ReadFile(newPath)
-	mu.Lock()
-	body, etag = nb, `"v2"`
-	mu.Unlock()
-	waitFor(t, "the new database", func() bool { return getAnswer(t, ts.url, "2001:db8:3::1").Found })
-	if got, _ := os.ReadFile(cache); !bytes.Equal(got, nb) {
-		t.Error("the local copy is not the new database")
-	}
-	if f := full.Load(); f != 2 {
-		t.Errorf("%d full downloads, want 2", f)
-	}
-
-	// A broken upload is refused, the old database keeps serving.
-	mu.Lock()
-	body, etag = []byte("garbage"), `"v3"`
-	mu.Unlock()
-	waitFor(t, "the refused download", func() bool { return metricValue(t, ts.url, "ipintel_reload_failures_total") == "1" })
-	if !getAnswer(t, ts.url, "2001:db8:3::1").Found {
-		t.Error("old database not serving after a broken download")
-	}
-	if got, _ := os.ReadFile(cache); !bytes.Equal(got, nb) {
-		t.Error("the local copy was overwritten by a broken download")
-	}
-
-	// A restart serves the local copy and asks with its validators: the
-	// origin (still broken) answers 304 and is not downloaded again.
-	mu.Lock()
-	etag = `"v2"`
-	mu.Unlock()
-	ts2 := startServe(t, serveConfig{db: "http://" + ln.Addr().String() + "/ipintel.mmdb", cache: cache})
-	if !getAnswer(t, ts2.url, "2001:db8:3::1").Found {
-		t.Error("restarted server does not serve the local copy")
-	}
-	if f := fresh.Load(); f != 1 {
-		t.Errorf("%d GETs without If-None-Match, want only the first server's first: validators not kept", f)
 	}
 }
 
@@ -656,32 +526,6 @@ func mustPrefixes(ss ...string) []netip.Prefix {
 	return out
 }
 
-// discardWriter is a ResponseWriter that keeps nothing.
-type discardWriter struct{ h http.Header }
-
-func (d *discardWriter) Header() http.Header         { return d.h }
-func (d *discardWriter) Write(b []byte) (int, error) { return len(b), nil }
-func (d *discardWriter) WriteHeader(int)             {}
-
-// BenchmarkServeIP measures the handler of GET /v1/ip/{addr} without the
-// network: routing, parsing, lookup, policy, metrics and the JSON.
-func BenchmarkServeIP(b *testing.B) {
-	s, err := newServer(context.Background(), serveConfig{db: sampleDB(b), watch: time.Second}, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		b.Fatal(err)
-	}
-	for _, addr := range []string{"192.0.2.10", "10.1.2.3", "2001:db8:2::1"} {
-		b.Run(addr, func(b *testing.B) {
-			req, _ := http.NewRequest("GET", "/v1/ip/"+addr, nil)
-			w := &discardWriter{h: http.Header{}}
-			b.ReportAllocs()
-			for b.Loop() {
-				s.ServeHTTP(w, req)
-			}
-		})
-	}
-}
-
 // TestServeSlowAndOversizedClients checks the server's limits: a client
 // that trickles its headers is cut off, oversized headers are refused, and
 // the server keeps answering others meanwhile.
@@ -723,26 +567,5 @@ func TestServeSlowAndOversizedClients(t *testing.T) {
 	}
 	if a := getAnswer(t, ts.url, "192.0.2.10"); a.Action != "block" {
 		t.Errorf("after the limits: %s, want block", a.Action)
-	}
-}
-
-// BenchmarkServeAuth measures the forward-auth handler without the network.
-func BenchmarkServeAuth(b *testing.B) {
-	s, err := newServer(context.Background(), serveConfig{db: sampleDB(b), watch: time.Second}, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		b.Fatal(err)
-	}
-	for _, xff := range []string{"192.0.2.10", "10.1.2.3", "2001:db8:2::1, 127.0.0.1"} {
-		b.Run(xff, func(b *testing.B) {
-			req, _ := http.NewRequest("GET", "/v1/auth", nil)
-			req.RemoteAddr = "127.0.0.1:40000"
-			req.Header.Set("X-Forwarded-For", xff)
-			w := &discardWriter{h: http.Header{}}
-			b.ReportAllocs()
-			for b.Loop() {
-				clear(w.h)
-				s.ServeHTTP(w, req)
-			}
-		})
 	}
 }
