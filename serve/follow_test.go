@@ -2,6 +2,7 @@ package serve
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -300,5 +301,82 @@ func TestNewWithoutDatabase(t *testing.T) {
 	}
 	if r := do(t, "GET", hs.URL+"/v1/auth", nil, nil); r.status != 200 || r.header.Get("X-Ipintel-Action") != "allow" {
 		t.Errorf("GET /v1/auth = %d %q, want 200 allow", r.status, r.header.Get("X-Ipintel-Action"))
+	}
+}
+
+// TestSwapUnderLoad renames a new database over the served one while
+// several clients keep asking: no request fails, and the new answers appear.
+func TestSwapUnderLoad(t *testing.T) {
+	t.Parallel()
+	path := copyDB(t, "sample.mmdb")
+	ts := startServer(t, path, Options{})
+
+	ctx, stop := context.WithCancel(context.Background())
+	var requests, failures atomic.Int64
+	var sawNew atomic.Bool
+	var firstErr atomic.Value
+	var wg sync.WaitGroup
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 16}}
+	for range 6 {
+		wg.Go(func() {
+			for ctx.Err() == nil {
+				for _, addr := range []string{"192.0.2.10", "2001:db8:3::1", "198.51.100.5"} {
+					resp, err := client.Get(ts.url + "/v1/ip/" + addr)
+					requests.Add(1)
+					if err != nil {
+						failures.Add(1)
+						firstErr.CompareAndSwap(nil, err.Error())
+						continue
+					}
+					var a Answer
+					err = json.NewDecoder(resp.Body).Decode(&a)
+					resp.Body.Close()
+					if err != nil || resp.StatusCode != 200 || a.IP != addr {
+						failures.Add(1)
+						firstErr.CompareAndSwap(nil, fmt.Sprintf("%s: %d %v", addr, resp.StatusCode, err))
+						continue
+					}
+					if addr == "2001:db8:3::1" && a.Found {
+						sawNew.Store(true)
+					}
+				}
+			}
+		})
+	}
+	time.Sleep(100 * time.Millisecond)
+	replaceFile(t, path, readDB(t, "sample-new.mmdb"))
+	waitFor(t, "the new database's answers", sawNew.Load)
+	time.Sleep(100 * time.Millisecond)
+	stop()
+	wg.Wait()
+	if n := failures.Load(); n != 0 {
+		t.Fatalf("%d of %d requests failed during the swap; first: %v", n, requests.Load(), firstErr.Load())
+	}
+	t.Logf("%d requests, 0 failures", requests.Load())
+	if a := getAnswer(t, ts.url, "192.0.2.10"); a.Action != "challenge" || a.RiskScore != 76 {
+		t.Errorf("after swap 192.0.2.10 = %s %d, want challenge 76", a.Action, a.RiskScore)
+	}
+	if v := metricValue(t, ts.url, "ipintel_reloads_total"); v != "1" {
+		t.Errorf("ipintel_reloads_total = %s, want 1", v)
+	}
+}
+
+// With AllowEmpty an empty database is served, at start and on reload.
+func TestAllowEmpty(t *testing.T) {
+	t.Parallel()
+	path := copyDB(t, "empty.mmdb")
+	ts := startServer(t, path, Options{AllowEmpty: true})
+	if a := getAnswer(t, ts.url, "192.0.2.10"); a.Found || a.Action != "allow" {
+		t.Errorf("192.0.2.10 in the empty database = found %v, %s; want not found, allow", a.Found, a.Action)
+	}
+	if r := readyz(t, ts.url); r.status != 200 || r.Networks != 0 {
+		t.Errorf("/readyz = %+v, want ready with 0 networks", r)
+	}
+	replaceFile(t, path, readDB(t, "sample.mmdb"))
+	waitFor(t, "the sample database", func() bool { return getAnswer(t, ts.url, "192.0.2.10").Found })
+	replaceFile(t, path, readDB(t, "empty.mmdb"))
+	waitFor(t, "the empty database again", func() bool { return !getAnswer(t, ts.url, "192.0.2.10").Found })
+	if v := metricValue(t, ts.url, `ipintel_db_reload_refused_total{reason="empty"}`); v != "0" {
+		t.Errorf("refused empty = %s with AllowEmpty, want 0", v)
 	}
 }

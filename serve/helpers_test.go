@@ -19,8 +19,9 @@ import (
 // The fixtures in testdata, written by cmd/ipintel's test database writer:
 // sample.mmdb and sample-new.mmdb are the old and new sample databases
 // (in the new one 192.0.2.10 is no Tor exit and 2001:db8:3::/64 appeared),
-// empty.mmdb has no networks, and unverified.mmdb names a source that is
-// not a feed of its manifest.
+// empty.mmdb has no networks, unverified.mmdb names a source that is not
+// a feed of its manifest, and mixed.mmdb (no manifest) mixes records with
+// and without a stored risk_score.
 
 // copyDB copies testdata/name into a temporary directory and returns the
 // copy's path, which the test may replace.

@@ -103,26 +103,6 @@ func readyz(t *testing.T, base string) readyzAnswer {
 	return a
 }
 
-// With -allow-empty an empty database is served, at start and on reload.
-func TestServeAllowEmpty(t *testing.T) {
-	t.Parallel()
-	path := emptyDB(t)
-	ts := startServe(t, serveConfig{db: path, allowEmpty: true})
-	if a := getAnswer(t, ts.url, "192.0.2.10"); a.Found || a.Action != "allow" {
-		t.Errorf("192.0.2.10 in the empty database = found %v, %s; want not found, allow", a.Found, a.Action)
-	}
-	if r := readyz(t, ts.url); r.status != 200 || r.Networks != 0 {
-		t.Errorf("/readyz = %+v, want ready with 0 networks", r)
-	}
-	replaceFile(t, path, func(tmp string) { writeTestDB(t, tmp, sampleNets, testManifest(len(sampleNets))) })
-	waitFor(t, "the sample database", func() bool { return getAnswer(t, ts.url, "192.0.2.10").Found })
-	replaceFile(t, path, func(tmp string) { writeTestDB(t, tmp, nil, testManifest(0)) })
-	waitFor(t, "the empty database again", func() bool { return !getAnswer(t, ts.url, "192.0.2.10").Found })
-	if v := metricValue(t, ts.url, `ipintel_db_reload_refused_total{reason="empty"}`); v != "0" {
-		t.Errorf("refused empty = %s with -allow-empty, want 0", v)
-	}
-}
-
 // /readyz, the metrics and the log count networks as info and build do
 // (MMDB networks) and the engine's ranges separately.
 func TestServeNetworksAndRanges(t *testing.T) {
