@@ -23,6 +23,9 @@ import (
 // risk_score_source says whose it is: "stored" (the file's risk_score) or
 // "policy" (computed from the categories, because the file stores none, as
 // MaxMind's Anonymous IP files do).
+//
+// An Answer is a plain value: Go clients of the API decode into it, and it
+// may be copied.
 type Answer struct {
 	IP                 string   `json:"ip"`
 	Found              bool     `json:"found"`
