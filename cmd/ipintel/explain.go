@@ -486,3 +486,13 @@ func orDash(s string) string {
 	}
 	return s
 }
+
+// networkPtr returns the matched network as a JSON string, or nil (null)
+// on a miss.
+func networkPtr(rec lookup.Record, found bool) *string {
+	if !found {
+		return nil
+	}
+	s := rec.Network.String()
+	return &s
+}

@@ -13,6 +13,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/ipintel/ipintel/lookup"
+	"github.com/ipintel/ipintel/serve"
 )
 
 func init() {
@@ -94,7 +95,7 @@ func runLookup(ctx context.Context, e *env, dbPath, format string, args []string
 				writeTableRow(tw, addr, rec, found, names, v)
 				continue
 			}
-			buf = appendAnswer(buf[:0], addr, rec, found, names, v)
+			buf = serve.AppendAnswer(buf[:0], addr, rec, found, names, v)
 			buf = append(buf, '\n')
 			_, _ = out.Write(buf)
 		}

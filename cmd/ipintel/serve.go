@@ -2,12 +2,9 @@ package main
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
-	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
@@ -17,16 +14,13 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"syscall"
 	"time"
 
-	"github.com/oschwald/maxminddb-golang/v2"
-
 	"github.com/ipintel/ipintel/feeds"
 	"github.com/ipintel/ipintel/lookup"
-	"github.com/ipintel/ipintel/lookup/httpguard"
 	"github.com/ipintel/ipintel/schema"
+	"github.com/ipintel/ipintel/serve"
 )
 
 func init() {
@@ -169,7 +163,7 @@ func runServe(ctx context.Context, e *env, cfg serveConfig) int {
 			case <-ctx.Done():
 				return
 			case <-hup:
-				s.requestReload()
+				s.srv.Reload()
 			}
 		}
 	}()
@@ -179,151 +173,63 @@ func runServe(ctx context.Context, e *env, cfg serveConfig) int {
 	return exitOK
 }
 
-// server is one running "ipintel serve".
+// server is one running "ipintel serve": the library's Server and the
+// HTTP server around it.
 type server struct {
-	cfg     serveConfig
-	log     *slog.Logger
-	h       *lookup.Handle
-	guard   *httpguard.Guard
-	policy  lookup.Policy
-	trusted []netip.Prefix
-	m       *metrics
-
-	// cur is what the handle serves, with its network count; it changes
-	// with every Store of h, under reloadMu.
-	cur atomic.Pointer[servedDB]
-
-	reloadMu sync.Mutex    // serialises reloads
-	reloadCh chan struct{} // SIGHUP and tests ask for a reload here
-	loadedCh chan struct{} // closed-and-replaced after every reload attempt (tests)
-
-	// url mode
-	isURL    bool
-	local    string // path of the database file (the local copy in url mode)
-	etag     string
-	lastMod  string
-	client   *http.Client
-	maxBytes int64
-
-	lastStat os.FileInfo // of the file when it was loaded at start
+	cfg serveConfig
+	log *slog.Logger
+	srv *serve.Server
 }
 
 // newServer loads the database and prepares the handlers.
 func newServer(ctx context.Context, cfg serveConfig, log *slog.Logger) (*server, error) {
-	if cfg.maxBody == 0 {
-		cfg.maxBody = 1 << 20
-	}
-	if cfg.maxBatch == 0 {
-		cfg.maxBatch = 1000
-	}
 	if cfg.readHeaderTimeout == 0 {
 		cfg.readHeaderTimeout = 5 * time.Second
 	}
-	s := &server{
-		cfg:      cfg,
-		log:      log,
-		policy:   lookup.Policy{BlockAt: cfg.blockAt, ChallengeAt: cfg.challengeAt},
-		trusted:  append(httpguard.Loopback(), cfg.trusted...),
-		reloadCh: make(chan struct{}, 1),
-		loadedCh: make(chan struct{}),
-		local:    cfg.db,
-		maxBytes: 4 << 30,
+	opts := serve.Options{
+		Policy:         &lookup.Policy{BlockAt: cfg.blockAt, ChallengeAt: cfg.challengeAt},
+		TrustedProxies: cfg.trusted,
+		MaxAge:         cfg.maxAge,
+		MaxBatch:       cfg.maxBatch,
+		MaxBody:        cfg.maxBody,
+		AllowEmpty:     cfg.allowEmpty,
+		Logger:         log,
+		WatchInterval:  cfg.watch,
+		PollInterval:   cfg.poll,
+		Fetcher:        &feeds.Fetcher{UserAgent: "ipintel-serve/" + version()},
 	}
-	s.isURL = strings.HasPrefix(cfg.db, "https://") || strings.HasPrefix(cfg.db, "http://")
-	s.m = newMetrics(s)
-	var db *lookup.DB
-	if s.isURL {
-		s.client = &http.Client{Timeout: 5 * time.Minute}
-		s.local = cfg.cache
-		if s.local == "" {
-			dir, err := os.UserCacheDir()
-			if err != nil {
-				dir = os.TempDir()
-			}
-			sum := sha256.Sum256([]byte(cfg.db))
-			s.local = filepath.Join(dir, "ipintel", "serve-"+hex.EncodeToString(sum[:8])+".mmdb")
-		}
-		if err := os.MkdirAll(filepath.Dir(s.local), 0o755); err != nil {
-			return nil, fmt.Errorf("cache directory: %w", err)
-		}
-		// Start from the last good copy when there is one, then ask the URL.
-		if d, err := s.openChecked(ctx, s.local); err == nil {
-			db = d.db
-			s.cur.Store(d)
-			s.etag, s.lastMod = readValidators(s.local)
-			log.Info("loaded cached copy", "path", s.local, "networks", d.networks, "ranges", d.db.Len())
-		} else if !errors.Is(err, fs.ErrNotExist) {
-			log.Warn("cached copy refused", "path", s.local, "err", err)
-		}
-		s.h = lookup.NewHandle(db)
-		if err := s.fetch(ctx); err != nil {
-			if db == nil {
-				return nil, fmt.Errorf("fetch %s: %w", cfg.db, err)
-			}
-			log.Warn("fetch failed; serving the cached copy", "url", cfg.db, "err", err)
-		}
-	} else {
-		// Stat before loading, so a replacement during the load is seen.
-		s.lastStat, _ = os.Stat(cfg.db)
-		d, err := s.openChecked(ctx, cfg.db)
-		if err != nil {
-			return nil, fmt.Errorf("refusing to serve %w", err)
-		}
-		s.h = lookup.NewHandle(d.db)
-		s.cur.Store(d)
+	if cfg.cache != "" {
+		opts.Fetcher.CacheDir = filepath.Dir(cfg.cache)
+		opts.CacheName = cacheName(filepath.Base(cfg.cache))
 	}
-	s.guard = httpguard.New(s.h, httpguard.Options{Policy: &s.policy, TrustedProxies: s.trusted})
-	return s, nil
+	srv, err := serve.Open(ctx, cfg.db, opts)
+	if err != nil {
+		return nil, err
+	}
+	return &server{cfg: cfg, log: log, srv: srv}, nil
 }
 
-// requestReload asks the watcher for a reload without blocking.
-func (s *server) requestReload() {
-	select {
-	case s.reloadCh <- struct{}{}:
-	default:
+// cacheName turns the file name of -cache into the name of the copy in
+// its directory: the name without its extension, in [a-z0-9_-].
+func cacheName(base string) string {
+	base = strings.TrimSuffix(base, filepath.Ext(base))
+	b := []byte(strings.ToLower(base))
+	for i, c := range b {
+		if (c < 'a' || c > 'z') && (c < '0' || c > '9') && c != '_' && c != '-' {
+			b[i] = '-'
+		}
 	}
-}
-
-// reloadFile loads path and swaps it in; a failure keeps the old database.
-func (s *server) reloadFile(path, why string) error {
-	s.reloadMu.Lock()
-	defer s.reloadMu.Unlock()
-	start := time.Now()
-	d, err := s.openChecked(context.Background(), path)
-	re, isRefused := errors.AsType[*refusedError](err)
-	switch {
-	case isRefused:
-		s.m.reloadFailures.Inc()
-		s.m.refused(re.reason).Inc()
-		s.log.Error("reload refused; the current database keeps serving", "path", path, "trigger", why,
-			"reason", re.reason, "err", err)
-	case err != nil:
-		s.log.Info("reload skipped; the current database keeps serving", "path", path, "trigger", why, "err", err)
-	default:
-		// cur first: whenever h serves a database, cur describes one.
-		s.cur.Store(d)
-		s.h.Store(d.db)
-		s.m.reloads.Inc()
-		s.log.Info("database reloaded", "path", path, "trigger", why, "networks", d.networks, "ranges", d.db.Len(),
-			"build_epoch", d.db.Metadata().BuildEpoch.UTC().Format(time.RFC3339), "took", time.Since(start).Round(time.Millisecond))
+	if len(b) > 128 {
+		b = b[:128]
 	}
-	close(s.loadedCh)
-	s.loadedCh = make(chan struct{})
-	return err
-}
-
-// reloaded returns a channel closed after the next reload attempt.
-func (s *server) reloaded() <-chan struct{} {
-	s.reloadMu.Lock()
-	defer s.reloadMu.Unlock()
-	return s.loadedCh
+	return string(b)
 }
 
 // serve runs the HTTP server on ln and the database watcher until ctx is
 // done, then shuts down gracefully.
 func (s *server) serve(ctx context.Context, ln net.Listener) error {
 	srv := &http.Server{
-		Handler:           s,
+		Handler:           s.srv.Handler(),
 		ReadHeaderTimeout: s.cfg.readHeaderTimeout,
 		ReadTimeout:       15 * time.Second,
 		WriteTimeout:      15 * time.Second,
@@ -334,13 +240,17 @@ func (s *server) serve(ctx context.Context, ln net.Listener) error {
 	}
 	wctx, stopWatch := context.WithCancel(ctx)
 	var wg sync.WaitGroup
-	wg.Go(func() { s.watch(wctx) })
+	wg.Go(func() { s.srv.Watch(wctx) })
 	defer func() { stopWatch(); wg.Wait() }()
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
-	cur := s.cur.Load()
-	s.log.Info("serving", "addr", ln.Addr().String(), "db", s.cfg.db, "networks", cur.networks, "ranges", cur.db.Len())
+	db := s.srv.Handle().Load()
+	networks := 0
+	for range db.All() {
+		networks++
+	}
+	s.log.Info("serving", "addr", ln.Addr().String(), "db", s.cfg.db, "networks", networks, "ranges", db.Len())
 	select {
 	case err := <-errc:
 		return fmt.Errorf("serve: %w", err)
@@ -356,144 +266,4 @@ func (s *server) serve(ctx context.Context, ln net.Listener) error {
 		return fmt.Errorf("serve: %w", err)
 	}
 	return nil
-}
-
-// watch polls the database file (or URL) for changes and serves reload
-// requests until ctx is done. Polling the file's size, modification time
-// and identity (inode) is simple and works the same on every OS and file
-// system; a rename over the file changes its identity.
-func (s *server) watch(ctx context.Context) {
-	var tick <-chan time.Time
-	interval := s.cfg.watch
-	if s.isURL {
-		interval = s.cfg.poll
-	}
-	if interval > 0 {
-		t := time.NewTicker(interval)
-		defer t.Stop()
-		tick = t.C
-	}
-	last := s.lastStat
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-s.reloadCh:
-			if s.isURL {
-				s.fetchAndLog(ctx)
-				continue
-			}
-			last, _ = os.Stat(s.local)
-			_ = s.reloadFile(s.local, "signal")
-		case <-tick:
-			if s.isURL {
-				s.fetchAndLog(ctx)
-				continue
-			}
-			fi, err := os.Stat(s.local)
-			if err != nil {
-				continue // being replaced, or gone: keep serving what we have
-			}
-			if last != nil && fi.Size() == last.Size() && fi.ModTime().Equal(last.ModTime()) && os.SameFile(fi, last) {
-				continue
-			}
-			last = fi
-			// A failure is not retried until the file changes again.
-			_ = s.reloadFile(s.local, "file changed")
-		}
-	}
-}
-
-func (s *server) fetchAndLog(ctx context.Context) {
-	if err := s.fetch(ctx); err != nil && ctx.Err() == nil {
-		s.log.Warn("fetch failed; the current database keeps serving", "url", s.cfg.db, "err", err)
-	}
-}
-
-// servedDB is a database that passed [server.openChecked], with its
-// number of MMDB networks (what "ipintel info" and "ipintel build" call
-// networks; the engine's ranges are DB.Len).
-type servedDB struct {
-	db       *lookup.DB
-	networks int
-}
-
-// Reasons a database is refused: the reason label of
-// ipintel_db_reload_refused_total.
-const (
-	refusedUnreadable = "unreadable" // not an MMDB file, or cut short: it does not load
-	refusedVerify     = "verify"     // loads, but fails the checks of "ipintel verify"
-	refusedEmpty      = "empty"      // no networks, and no -allow-empty
-)
-
-var refusedReasons = []string{refusedUnreadable, refusedVerify, refusedEmpty}
-
-// refusedError is a database that serve will not serve.
-type refusedError struct {
-	reason string
-	err    error
-}
-
-func (e *refusedError) Error() string { return e.err.Error() }
-func (e *refusedError) Unwrap() error { return e.err }
-
-// errChangedWhileChecked means the file was replaced while it was being
-// checked; the watcher sees the new file and checks that one.
-var errChangedWhileChecked = errors.New("replaced while being checked")
-
-// openChecked loads the database at path and checks it as "ipintel
-// verify" does: the MMDB structure (maxminddb's Reader.Verify), the
-// engine's invariants (lookup's DB.Verify) and the record schema; and,
-// unless -allow-empty, that it holds at least one network. A database that
-// fails is returned as a *refusedError naming the reason.
-func (s *server) openChecked(ctx context.Context, path string) (*servedDB, error) {
-	before, err := os.Stat(path)
-	if err != nil {
-		return nil, err // gone or unreadable: nothing to refuse yet
-	}
-	refuse := func(reason string, err error) (*servedDB, error) {
-		return nil, &refusedError{reason: reason, err: fmt.Errorf("%s: %w", path, err)}
-	}
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return refuse(refusedUnreadable, err)
-	}
-	r, err := maxminddb.OpenBytes(b)
-	if err != nil {
-		return refuse(refusedUnreadable, err)
-	}
-	if err := r.Verify(); err != nil {
-		return refuse(refusedVerify, err)
-	}
-	db, err := lookup.OpenBytes(b)
-	if err != nil {
-		return refuse(refusedUnreadable, err)
-	}
-	if err := db.Verify(); err != nil {
-		return refuse(refusedVerify, err)
-	}
-	networks := 0
-	for range db.All() {
-		networks++
-	}
-	if networks == 0 && !s.cfg.allowEmpty {
-		return refuse(refusedEmpty, errors.New("no networks: an empty database answers allow for every address (-allow-empty serves it anyway)"))
-	}
-	problems, _, _, _, err := checkSchema(ctx, path)
-	if err != nil {
-		return refuse(refusedVerify, err)
-	}
-	after, err := os.Stat(path)
-	if err != nil || !sameFile(before, after) {
-		return nil, fmt.Errorf("%s: %w", path, errChangedWhileChecked)
-	}
-	if len(problems) > 0 {
-		return refuse(refusedVerify, fmt.Errorf("%d schema problems; the first: %s", len(problems), problems[0]))
-	}
-	return &servedDB{db: db, networks: networks}, nil
-}
-
-// sameFile reports whether a and b describe the same file, unchanged.
-func sameFile(a, b os.FileInfo) bool {
-	return os.SameFile(a, b) && a.Size() == b.Size() && a.ModTime().Equal(b.ModTime())
 }

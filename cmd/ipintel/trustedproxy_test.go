@@ -32,3 +32,17 @@ func TestParseCIDROrAddr(t *testing.T) {
 		}
 	}
 }
+
+func TestCacheName(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]string{
+		"db.mmdb":           "db",
+		"IPintel Prod.mmdb": "ipintel-prod",
+		"serve-1a2b":        "serve-1a2b",
+		"a.b.c":             "a-b",
+	} {
+		if got := cacheName(in); got != want {
+			t.Errorf("cacheName(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

@@ -1,6 +1,7 @@
 // Package httpguard is net/http middleware that classifies each request's
 // client address with an ipintel database and allows, challenges or blocks
-// it according to a [lookup.Policy].
+// it according to a [lookup.Policy], and the forward-auth handler that asks
+// the same question for a reverse proxy ([Guard.ForwardAuth]).
 //
 // # Usage
 //
@@ -16,8 +17,9 @@
 //
 // The client address comes from [ClientAddr]: the connection's peer, or,
 // when the peer is a trusted proxy, the forwarding header it wrote, walked
-// from the right past trusted hops. `ipintel serve`'s forward-auth endpoint
-// uses the same function, so the middleware and the service agree.
+// from the right past trusted hops. [Guard.ForwardAuth], the forward-auth
+// handler for reverse proxies, uses the same function, so the middleware and
+// the forward-auth answers agree.
 //
 // The address is never zoned. ipintel's rule is that a zoned address is
 // not a public address: [lookup.DB.Lookup] does not find one, and parsers

@@ -1,31 +1,31 @@
-package main
+package serve
 
 import (
 	"context"
 	"encoding/json"
-	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
-	"time"
 )
 
 var (
 	fuzzServerOnce sync.Once
-	fuzzServer     *server
+	fuzzServer     http.Handler
 	fuzzServerErr  error
 )
 
 // FuzzServeHTTP sends arbitrary methods, paths, forwarding headers and
-// bodies to the router: no input may produce a 5xx or a panic, every
+// bodies to the handler: no input may produce a 5xx or a panic, every
 // error is a JSON object, and a 200 from /v1/ip is valid JSON.
 func FuzzServeHTTP(f *testing.F) {
-	db := sampleDB(f)
 	fuzzServerOnce.Do(func() {
-		fuzzServer, fuzzServerErr = newServer(context.Background(), serveConfig{db: db, watch: time.Hour}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+		var s *Server
+		s, fuzzServerErr = Open(context.Background(), "testdata/sample.mmdb", Options{})
+		if fuzzServerErr == nil {
+			fuzzServer = s.Handler()
+		}
 	})
 	if fuzzServerErr != nil {
 		f.Fatal(fuzzServerErr)
@@ -95,7 +95,7 @@ func fuzzRequest(method, target, xff, body string) (*http.Request, bool) {
 // there for; the zone seed is refused for its zone, not for its escape.
 func TestServeFuzzSeedsReachHandler(t *testing.T) {
 	t.Parallel()
-	s, err := newServer(context.Background(), serveConfig{db: sampleDB(t), watch: time.Hour}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	s, err := Open(context.Background(), "testdata/sample.mmdb", Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -106,7 +106,7 @@ func TestServeFuzzSeedsReachHandler(t *testing.T) {
 			continue
 		}
 		rr := httptest.NewRecorder()
-		s.ServeHTTP(rr, req)
+		s.Handler().ServeHTTP(rr, req)
 		if rr.Code != sd.status {
 			t.Errorf("seed %s %q = %d %s, want %d", sd.method, sd.target, rr.Code, rr.Body, sd.status)
 		}

@@ -1,4 +1,4 @@
-package main
+package serve
 
 import (
 	"net/http"
@@ -41,7 +41,7 @@ type metrics struct {
 	handler        http.Handler
 }
 
-func newMetrics(s *server) *metrics {
+func newMetrics(s *Server) *metrics {
 	m := &metrics{reg: prometheus.NewRegistry()}
 	lookups := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "ipintel_lookups_total",
@@ -78,10 +78,8 @@ func newMetrics(s *server) *metrics {
 		m.duration[i] = dur.WithLabelValues(n)
 	}
 	db := func() *lookup.DB {
-		if d := s.cur.Load(); d != nil {
-			return d.db
-		}
-		return nil
+		db, _ := s.served()
+		return db
 	}
 	age := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "ipintel_db_age_seconds",
@@ -96,10 +94,8 @@ func newMetrics(s *server) *metrics {
 		Name: "ipintel_db_networks",
 		Help: "MMDB networks (prefixes of the search tree with data) in the serving database, as ipintel info counts them.",
 	}, func() float64 {
-		if d := s.cur.Load(); d != nil {
-			return float64(d.networks)
-		}
-		return 0
+		_, n := s.served()
+		return float64(n)
 	})
 	ranges := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "ipintel_db_ranges",

@@ -1,4 +1,4 @@
-package main
+package serve
 
 import (
 	"encoding/json"
@@ -24,10 +24,17 @@ var (
 // bufPool holds response buffers for the lookup endpoints.
 var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
 
+// handler is the http.Handler of a [Server].
+type handler struct{ s *Server }
+
 // ServeHTTP routes a request. A hand-written switch instead of
 // http.ServeMux keeps the hot path free of pattern matching and lets every
 // error (404, 405) be JSON.
-func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+func (h handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h.s.serveHTTP(w, r)
+}
+
+func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	route := routeOther
 	p := r.URL.Path
@@ -58,7 +65,7 @@ func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// Any method: nginx's auth_request subrequest keeps the method of
 		// the request it guards.
 		route = routeAuth
-		s.handleAuth(w, r)
+		s.auth.ServeHTTP(w, r)
 	case p == "/healthz":
 		route = routeHealthz
 		if s.allow(w, r, "GET, HEAD") {
@@ -81,7 +88,7 @@ func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // allow reports whether r's method is GET or HEAD, answering 405 if not.
-func (s *server) allow(w http.ResponseWriter, r *http.Request, allowed string) bool {
+func (s *Server) allow(w http.ResponseWriter, r *http.Request, allowed string) bool {
 	if r.Method == http.MethodGet || r.Method == http.MethodHead {
 		return true
 	}
@@ -119,18 +126,22 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 // handleIP is the hot path: GET /v1/ip/{addr}. It allocates nothing of its
 // own: the address parses into a value, the lookup returns a value, the
 // answer is appended to a pooled buffer.
-func (s *server) handleIP(w http.ResponseWriter, raw string) {
-	addr, err := parseQueryAddr(raw)
+func (s *Server) handleIP(w http.ResponseWriter, raw string) {
+	addr, err := parseAddr(raw)
 	if err != nil {
 		writeError(w, http.StatusBadRequest, "bad address: "+err.Error())
 		return
 	}
 	db := s.h.Load()
+	if db == nil {
+		writeError(w, http.StatusServiceUnavailable, "no database loaded")
+		return
+	}
 	rec, found := db.Lookup(addr)
 	v := s.policy.Decide(rec)
 	s.m.countLookup(v.Action)
 	bp := bufPool.Get().(*[]byte)
-	b := appendAnswer((*bp)[:0], addr, rec, found, db.SourceNames(rec.Sources), v)
+	b := AppendAnswer((*bp)[:0], addr, rec, found, db.SourceNames(rec.Sources), v)
 	b = append(b, '\n')
 	w.Header()["Content-Type"] = hdrJSON
 	_, _ = w.Write(b)
@@ -141,11 +152,11 @@ func (s *server) handleIP(w http.ResponseWriter, raw string) {
 // handleIPs is POST /v1/ips: a JSON array of address strings in, an array
 // of answers out, in the same order. An address that does not parse gets
 // {"ip":…,"error":…} in its place; the others are answered.
-func (s *server) handleIPs(w http.ResponseWriter, r *http.Request) {
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.cfg.maxBody))
+func (s *Server) handleIPs(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.opts.MaxBody))
 	if err != nil {
 		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
-			writeError(w, http.StatusRequestEntityTooLarge, "body larger than "+strconv.FormatInt(s.cfg.maxBody, 10)+" bytes")
+			writeError(w, http.StatusRequestEntityTooLarge, "body larger than "+strconv.FormatInt(s.opts.MaxBody, 10)+" bytes")
 			return
 		}
 		writeError(w, http.StatusBadRequest, "read body: "+err.Error())
@@ -156,8 +167,8 @@ func (s *server) handleIPs(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "body must be a JSON array of address strings")
 		return
 	}
-	if len(addrs) > s.cfg.maxBatch {
-		writeError(w, http.StatusRequestEntityTooLarge, "more than "+strconv.Itoa(s.cfg.maxBatch)+" addresses")
+	if len(addrs) > s.opts.MaxBatch {
+		writeError(w, http.StatusRequestEntityTooLarge, "more than "+strconv.Itoa(s.opts.MaxBatch)+" addresses")
 		return
 	}
 	// Parse every address first, then look them all up in one batch; an
@@ -165,9 +176,13 @@ func (s *server) handleIPs(w http.ResponseWriter, r *http.Request) {
 	parsed := make([]netip.Addr, len(addrs))
 	errs := make([]error, len(addrs))
 	for i, raw := range addrs {
-		parsed[i], errs[i] = parseQueryAddr(raw)
+		parsed[i], errs[i] = parseAddr(raw)
 	}
 	db := s.h.Load()
+	if db == nil {
+		writeError(w, http.StatusServiceUnavailable, "no database loaded")
+		return
+	}
 	recs := make([]lookup.Record, len(addrs))
 	db.LookupBatch(parsed, recs)
 	b := make([]byte, 0, 64+len(addrs)*400)
@@ -188,7 +203,7 @@ func (s *server) handleIPs(w http.ResponseWriter, r *http.Request) {
 		rec := recs[i]
 		v := s.policy.Decide(rec)
 		s.m.countLookup(v.Action)
-		b = appendAnswer(b, addr, rec, rec.Network.IsValid(), db.SourceNames(rec.Sources), v)
+		b = AppendAnswer(b, addr, rec, rec.Network.IsValid(), db.SourceNames(rec.Sources), v)
 	}
 	b = append(b, "]\n"...)
 	w.Header()["Content-Type"] = hdrJSON
@@ -219,19 +234,24 @@ type flatAnswer struct {
 
 // handleFlat is GET /json/{addr}; with no address it answers for the
 // caller's own address, as the hosted APIs do.
-func (s *server) handleFlat(w http.ResponseWriter, r *http.Request, raw string) {
+func (s *Server) handleFlat(w http.ResponseWriter, r *http.Request, raw string) {
 	var addr netip.Addr
 	var err error
 	if raw == "" {
 		addr, err = httpguard.ClientAddr(r, s.trusted...)
 	} else {
-		addr, err = parseQueryAddr(raw)
+		addr, err = parseAddr(raw)
 	}
 	if err != nil {
 		writeError(w, http.StatusBadRequest, "bad address: "+err.Error())
 		return
 	}
-	rec, found := s.h.Load().Lookup(addr)
+	db := s.h.Load()
+	if db == nil {
+		writeError(w, http.StatusServiceUnavailable, "no database loaded")
+		return
+	}
+	rec, found := db.Lookup(addr)
 	v := s.policy.Decide(rec)
 	s.m.countLookup(v.Action)
 	c := rec.Categories
@@ -272,18 +292,23 @@ type reputation struct {
 	} `json:"asn"`
 }
 
-func (s *server) handleReputation(w http.ResponseWriter, r *http.Request) {
+func (s *Server) handleReputation(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	if !q.Has("ip") {
 		writeError(w, http.StatusBadRequest, "missing ip parameter")
 		return
 	}
-	addr, err := parseQueryAddr(q.Get("ip"))
+	addr, err := parseAddr(q.Get("ip"))
 	if err != nil {
 		writeError(w, http.StatusBadRequest, "bad address: "+err.Error())
 		return
 	}
-	rec, found := s.h.Load().Lookup(addr)
+	db := s.h.Load()
+	if db == nil {
+		writeError(w, http.StatusServiceUnavailable, "no database loaded")
+		return
+	}
+	rec, found := db.Lookup(addr)
 	v := s.policy.Decide(rec)
 	s.m.countLookup(v.Action)
 	c := rec.Categories
@@ -312,91 +337,10 @@ func networkPtr(rec lookup.Record, found bool) *string {
 	return &s
 }
 
-// handleAuth is forward-auth for nginx auth_request, Traefik ForwardAuth,
-// Caddy forward_auth and Envoy ext_authz: 200 allow, 401 challenge, 403
-// block, with the decision in X-Ipintel-* headers for the proxy to log or
-// pass on: X-Ipintel-Score is the score the action was decided on and
-// X-Ipintel-Score-Source whose it is ("stored" or "policy").
-//
-// When the client address cannot be determined (a trusted proxy sent a
-// garbled header) the answer is 200 with X-Ipintel-Action: allow and
-// X-Ipintel-Error, and the metric ipintel_auth_client_address_errors_total
-// counts it. Failing open is deliberate: nginx turns any status other than
-// 2xx, 401 and 403 from auth_request into a 500 for the visitor, so a 400
-// here would take the site down over a header, and the address only feeds a
-// risk signal, not an authentication. An attacker cannot reach this case:
-// the trusted proxy appends the real peer, which is read first.
-func (s *server) handleAuth(w http.ResponseWriter, r *http.Request) {
-	addr, rec, v, err := s.guard.Decide(r)
-	h := w.Header()
-	h["Cache-Control"] = hdrNoStore
-	if err != nil {
-		s.m.authErrors.Inc()
-		s.m.countLookup(lookup.ActionAllow)
-		s.log.Warn("forward-auth: no usable client address; allowing", "peer", r.RemoteAddr, "err", err)
-		h.Set("X-Ipintel-Action", lookup.ActionAllow.String())
-		h.Set("X-Ipintel-Error", err.Error())
-		w.WriteHeader(http.StatusOK)
-		return
-	}
-	s.m.countLookup(v.Action)
-	// Shared, never-modified header values: forward-auth sits in front of
-	// every request of the guarded site, so it is a hot path too.
-	h["X-Ipintel-Action"] = actionHeader[min(int(v.Action), len(actionHeader)-1)]
-	h["X-Ipintel-Score"] = scoreHeader[v.Score]
-	h["X-Ipintel-Score-Source"] = scoreSourceHeader[min(int(v.Source), len(scoreSourceHeader)-1)]
-	h["X-Ipintel-Categories"] = categoryHeader[rec.Categories&categoryMask]
-	h["X-Ipintel-Client"] = []string{addr.String()}
-	if !httpguard.HasForwardingHeader(r) && s.guard.Trusts(addr) {
-		// The peer is a trusted proxy that forwarded no client address.
-		h.Set("X-Ipintel-Error", "no forwarding header from a trusted proxy: judged the proxy's own address")
-	}
-	switch v.Action {
-	case lookup.ActionBlock:
-		h["Content-Type"] = hdrJSON
-		w.WriteHeader(http.StatusForbidden)
-		_, _ = w.Write(bodyBlocked)
-	case lookup.ActionChallenge:
-		h["Content-Type"] = hdrJSON
-		w.WriteHeader(http.StatusUnauthorized)
-		_, _ = w.Write(bodyChallenge)
-	default:
-		w.WriteHeader(http.StatusOK)
-	}
-}
-
-// categoryMask holds every category bit, relay (bit 8) included.
-const categoryMask = 1<<9 - 1
-
-// Precomputed forward-auth header values and bodies.
-var (
-	actionHeader      [3][]string                // by lookup.Action
-	scoreHeader       [256][]string              // by score
-	scoreSourceHeader [2][]string                // by lookup.ScoreSource
-	categoryHeader    [categoryMask + 1][]string // by the 9 category bits
-	bodyBlocked       = []byte(`{"error":"blocked"}` + "\n")
-	bodyChallenge     = []byte(`{"error":"challenge"}` + "\n")
-)
-
-func init() {
-	for i := range actionHeader {
-		actionHeader[i] = []string{lookup.Action(i).String()}
-	}
-	for i := range scoreSourceHeader {
-		scoreSourceHeader[i] = []string{lookup.ScoreSource(i).String()}
-	}
-	for i := range scoreHeader {
-		scoreHeader[i] = []string{strconv.Itoa(i)}
-	}
-	for i := range categoryHeader {
-		categoryHeader[i] = []string{lookup.Category(i).String()}
-	}
-}
-
 // handleReady is /readyz: 200 when a database is loaded and, with
-// -max-age, its build_epoch is recent enough; 503 otherwise.
-func (s *server) handleReady(w http.ResponseWriter) {
-	db := s.h.Load()
+// MaxAge, its build_epoch is recent enough; 503 otherwise.
+func (s *Server) handleReady(w http.ResponseWriter) {
+	db, networks := s.served()
 	if db == nil {
 		writeError(w, http.StatusServiceUnavailable, "no database loaded")
 		return
@@ -407,12 +351,12 @@ func (s *server) handleReady(w http.ResponseWriter) {
 		"status":      "ready",
 		"build_epoch": built.UTC().Format(time.RFC3339),
 		"age_seconds": int64(age.Seconds()),
-		"networks":    s.cur.Load().networks,
+		"networks":    networks,
 		"ranges":      db.Len(),
 	}
-	if s.cfg.maxAge > 0 && age > s.cfg.maxAge {
+	if s.opts.MaxAge > 0 && age > s.opts.MaxAge {
 		out["status"] = "stale"
-		out["error"] = "database older than -max-age " + s.cfg.maxAge.String()
+		out["error"] = "database older than -max-age " + s.opts.MaxAge.String()
 		writeJSON(w, http.StatusServiceUnavailable, out)
 		return
 	}
