@@ -13,7 +13,8 @@ var (
 )
 
 // parseQueryAddr parses an address given by a user or a client: no zone,
-// IPv4-mapped IPv6 unmapped (STYLE.md §7).
+// IPv4-mapped IPv6 unmapped (docs/design.md §5: a zoned address is not a
+// public address).
 func parseQueryAddr(s string) (netip.Addr, error) {
 	if s == "" {
 		return netip.Addr{}, errEmpty
