@@ -8,9 +8,9 @@ import (
 	"time"
 	"unsafe"
 
-	"github.com/maxmind/mmdbwriter"
 	"github.com/maxmind/mmdbwriter/mmdbtype"
 
+	"github.com/ipintel/ipintel/internal/testdb"
 	"github.com/ipintel/ipintel/schema"
 )
 
@@ -113,7 +113,7 @@ func TestBadDetails(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			path := writeDB(t, mmdbwriter.Options{DatabaseType: "test", RecordSize: 24, Description: map[string]string{"en": "test"}},
+			path := writeDB(t, testdb.Options{DatabaseType: "test", RecordSize: 24, Description: map[string]string{"en": "test"}},
 				nets, []mmdbtype.Map{tt.rec})
 			db, err := Open(path)
 			switch {
@@ -157,7 +157,7 @@ func TestDetailsShared(t *testing.T) {
 		}
 		recs = append(recs, m)
 	}
-	db, err := Open(writeDB(t, mmdbwriter.Options{DatabaseType: "test", RecordSize: 24}, nets, recs))
+	db, err := Open(writeDB(t, testdb.Options{DatabaseType: "test", RecordSize: 24}, nets, recs))
 	if err != nil {
 		t.Fatal(err)
 	}

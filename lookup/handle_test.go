@@ -8,9 +8,9 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"github.com/maxmind/mmdbwriter"
 	"github.com/maxmind/mmdbwriter/mmdbtype"
 
+	"github.com/ipintel/ipintel/internal/testdb"
 	"github.com/ipintel/ipintel/schema"
 )
 
@@ -55,7 +55,7 @@ func TestLookupAllocs(t *testing.T) {
 func twoDBs(t *testing.T) (a, b string) {
 	t.Helper()
 	write := func(asn uint32) string {
-		return writeDB(t, mmdbwriter.Options{}, []netip.Prefix{
+		return writeDB(t, testdb.Options{}, []netip.Prefix{
 			netip.MustParsePrefix("198.51.100.0/24"),
 			netip.MustParsePrefix("2001:db8::/48"),
 		}, []mmdbtype.Map{{schema.KeyASN: mmdbtype.Uint32(asn)}})

@@ -16,12 +16,12 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"github.com/maxmind/mmdbwriter"
 	"github.com/maxmind/mmdbwriter/mmdbtype"
 	"github.com/oschwald/maxminddb-golang/v2"
 	"github.com/yl2chen/cidranger"
 	"go4.org/netipx"
 
+	"github.com/ipintel/ipintel/internal/testdb"
 	"github.com/ipintel/ipintel/internal/testenv"
 	"github.com/ipintel/ipintel/schema"
 )
@@ -219,34 +219,15 @@ func TestOpenErrors(t *testing.T) {
 	}
 }
 
-// writeDB writes an MMDB of the given networks and records with mmdbwriter.
-func writeDB(t testing.TB, opts mmdbwriter.Options, nets []netip.Prefix, recs []mmdbtype.Map) string {
+// writeDB writes a database of nets to a temporary file, the i-th with
+// recs[i%len(recs)].
+func writeDB(t testing.TB, opts testdb.Options, nets []netip.Prefix, recs []mmdbtype.Map) string {
 	t.Helper()
-	if opts.BuildEpoch == 0 {
-		opts.BuildEpoch = 1_700_000_000
-	}
-	opts.IncludeReservedNetworks = true
-	w, err := mmdbwriter.New(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
+	rs := make([]testdb.Record, len(nets))
 	for i, p := range nets {
-		if err := w.Insert(netipx.PrefixIPNet(p), recs[i%len(recs)]); err != nil {
-			t.Fatalf("insert %v: %v", p, err)
-		}
+		rs[i] = testdb.Record{Network: p, Data: recs[i%len(recs)]}
 	}
-	path := filepath.Join(t.TempDir(), "test.mmdb")
-	f, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := w.WriteTo(f); err != nil {
-		t.Fatal(err)
-	}
-	if err := f.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return path
+	return testdb.WriteTemp(t, "test.mmdb", opts, rs...)
 }
 
 // TestContract sets every field the schema defines, writes, opens and
@@ -278,7 +259,7 @@ func TestContract(t *testing.T) {
 		"unknown_key": mmdbtype.String("ignored"),
 	}
 	manifest := `{"builder":"ipintel test","schema_version":1,"feeds":[{"name":"tor-exits"}]}`
-	path := writeDB(t, mmdbwriter.Options{
+	path := writeDB(t, testdb.Options{
 		DatabaseType: schema.DefaultDatabaseType,
 		Description:  map[string]string{"en": "test", schema.ManifestDescriptionKey: manifest},
 		Languages:    []string{"en"},
@@ -328,7 +309,7 @@ func TestContract(t *testing.T) {
 	}
 	md := db.Metadata()
 	if md.DatabaseType != schema.DefaultDatabaseType || md.IPVersion != 6 || md.RecordSize != 28 ||
-		md.BuildEpoch.Unix() != 1_700_000_000 || md.NodeCount == 0 || !slices.Equal(md.Languages, []string{"en"}) ||
+		md.BuildEpoch.Unix() != testdb.Epoch || md.NodeCount == 0 || !slices.Equal(md.Languages, []string{"en"}) ||
 		md.Description["en"] != "test" || md.BinaryFormatMajorVersion != 2 {
 		t.Errorf("Metadata() = %+v", md)
 	}
@@ -367,7 +348,7 @@ func TestRecordTagsMatchSchema(t *testing.T) {
 // IPv4-only search tree.
 func TestWithoutManifest(t *testing.T) {
 	t.Parallel()
-	path := writeDB(t, mmdbwriter.Options{IPVersion: 4, RecordSize: 24},
+	path := writeDB(t, testdb.Options{IPVersion: 4, RecordSize: 24},
 		[]netip.Prefix{netip.MustParsePrefix("1.2.3.0/24")},
 		[]mmdbtype.Map{{schema.KeyASOrg: mmdbtype.String("x")}})
 	db, err := Open(path)
@@ -424,7 +405,7 @@ func randomDB(t testing.TB, seed uint64) string {
 		// mmdbwriter refuses networks inside its IPv4 aliases.
 		return p.Overlaps(netip.MustParsePrefix("2002::/16")) || p.Overlaps(netip.MustParsePrefix("2001::/32"))
 	})
-	return writeDB(t, mmdbwriter.Options{RecordSize: []int{24, 28, 32}[seed%3]}, nets, recs)
+	return writeDB(t, testdb.Options{RecordSize: []int{24, 28, 32}[seed%3]}, nets, recs)
 }
 
 // TestDifferentialRandomDBs compares Lookup with maxminddb-golang around
@@ -648,7 +629,7 @@ func TestRecordLimits(t *testing.T) {
 	nets := []netip.Prefix{netip.MustParsePrefix("192.0.2.0/24")}
 	for _, n := range []int{math.MaxUint16, math.MaxUint16 + 1} {
 		org := strings.Repeat("o", n)
-		path := writeDB(t, mmdbwriter.Options{DatabaseType: "test", RecordSize: 28},
+		path := writeDB(t, testdb.Options{DatabaseType: "test", RecordSize: 28},
 			nets, []mmdbtype.Map{{schema.KeyASOrg: mmdbtype.String(org)}})
 		db, err := Open(path)
 		if n > math.MaxUint16 {
@@ -678,7 +659,7 @@ func TestRecordOrder(t *testing.T) {
 		nets = append(nets, netip.PrefixFrom(netip.AddrFrom4([4]byte{10, byte(2 * i), 0, 0}), 16))
 		recs = append(recs, mmdbtype.Map{schema.KeyASN: mmdbtype.Uint32(asn)})
 	}
-	db, err := Open(writeDB(t, mmdbwriter.Options{DatabaseType: "test", RecordSize: 24}, nets, recs))
+	db, err := Open(writeDB(t, testdb.Options{DatabaseType: "test", RecordSize: 24}, nets, recs))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,9 +4,9 @@ import (
 	"net/netip"
 	"testing"
 
-	"github.com/maxmind/mmdbwriter"
 	"github.com/maxmind/mmdbwriter/mmdbtype"
 
+	"github.com/ipintel/ipintel/internal/testdb"
 	"github.com/ipintel/ipintel/schema"
 )
 
@@ -16,7 +16,7 @@ import (
 func TestLookupZone(t *testing.T) {
 	t.Parallel()
 	rec := mmdbtype.Map{schema.KeyIsAbuse: mmdbtype.Bool(true)}
-	path := writeDB(t, mmdbwriter.Options{DatabaseType: schema.DefaultDatabaseType},
+	path := writeDB(t, testdb.Options{DatabaseType: schema.DefaultDatabaseType},
 		[]netip.Prefix{
 			netip.MustParsePrefix("203.0.113.0/24"),
 			netip.MustParsePrefix("2001:db8::/32"),
