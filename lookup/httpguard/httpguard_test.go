@@ -5,14 +5,9 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
-	"os"
-	"path/filepath"
 	"testing"
 
-	"github.com/maxmind/mmdbwriter"
-	"github.com/maxmind/mmdbwriter/mmdbtype"
-	"go4.org/netipx"
-
+	"github.com/ipintel/ipintel/internal/testdb"
 	"github.com/ipintel/ipintel/lookup"
 	"github.com/ipintel/ipintel/lookup/httpguard"
 	"github.com/ipintel/ipintel/schema"
@@ -45,45 +40,24 @@ func TestFixture(t *testing.T) {
 }
 
 func writeFixture(t *testing.T) {
-	tree, err := mmdbwriter.New(mmdbwriter.Options{
-		BuildEpoch: 1767323045, DatabaseType: schema.DefaultDatabaseType,
-		Description: map[string]string{"en": "httpguard test database"}, IncludeReservedNetworks: true,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, n := range []struct {
-		cidr   string
-		key    string
-		score  uint16
-		source string
-	}{
-		{"192.0.2.0/24", schema.KeyIsTorExitNode, 90, "tor-exits"},
-		{"198.51.100.0/24", schema.KeyIsAnonymousVPN, 50, "vpn-ranges"},
-		{"2001:db8::/32", schema.KeyIsHostingProvider, 40, "hosting"},
-	} {
-		rec := mmdbtype.Map{
-			mmdbtype.String(n.key): mmdbtype.Bool(true),
-			schema.KeyIsAnonymous:  mmdbtype.Bool(true),
-			schema.KeyRiskScore:    mmdbtype.Uint16(n.score),
-			schema.KeySources:      mmdbtype.Slice{mmdbtype.String(n.source)},
-			schema.KeyASN:          mmdbtype.Uint32(64500),
-			schema.KeyASOrg:        mmdbtype.String("Example Net"),
-		}
-		if err := tree.Insert(netipx.PrefixIPNet(netip.MustParsePrefix(n.cidr)), rec); err != nil {
-			t.Fatal(err)
+	rec := func(key string, score uint16, source string) map[string]any {
+		return map[string]any{
+			key:                   true,
+			schema.KeyIsAnonymous: true,
+			schema.KeyRiskScore:   score,
+			schema.KeySources:     []string{source},
+			schema.KeyASN:         uint32(64500),
+			schema.KeyASOrg:       "Example Net",
 		}
 	}
-	f, err := os.Create(fixture)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := tree.WriteTo(f); err != nil {
-		t.Fatal(err)
-	}
-	if err := f.Close(); err != nil {
-		t.Fatal(err)
-	}
+	testdb.Write(t, fixture, testdb.Options{
+		DatabaseType: schema.DefaultDatabaseType,
+		Description:  map[string]string{"en": "httpguard test database"},
+	},
+		testdb.Net("192.0.2.0/24", rec(schema.KeyIsTorExitNode, 90, "tor-exits")),
+		testdb.Net("198.51.100.0/24", rec(schema.KeyIsAnonymousVPN, 50, "vpn-ranges")),
+		testdb.Net("2001:db8::/32", rec(schema.KeyIsHostingProvider, 40, "hosting")),
+	)
 }
 
 func openFixture(tb testing.TB) *lookup.DB {
@@ -167,27 +141,10 @@ func TestGuard(t *testing.T) {
 // (as MaxMind's Anonymous IP files do) or the policy has its own weights.
 func TestGuardScore(t *testing.T) {
 	t.Parallel()
-	tree, err := mmdbwriter.New(mmdbwriter.Options{DatabaseType: "GeoIP2-Anonymous-IP", IncludeReservedNetworks: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for cidr, key := range map[string]string{"192.0.2.0/24": schema.KeyIsTorExitNode, "198.51.100.0/24": schema.KeyIsAnonymousVPN} {
-		rec := mmdbtype.Map{mmdbtype.String(key): mmdbtype.Bool(true), schema.KeyIsAnonymous: mmdbtype.Bool(true)}
-		if err := tree.Insert(netipx.PrefixIPNet(netip.MustParsePrefix(cidr)), rec); err != nil {
-			t.Fatal(err)
-		}
-	}
-	path := filepath.Join(t.TempDir(), "anon.mmdb")
-	f, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := tree.WriteTo(f); err != nil {
-		t.Fatal(err)
-	}
-	if err := f.Close(); err != nil {
-		t.Fatal(err)
-	}
+	anon := func(key string) map[string]any { return map[string]any{key: true, schema.KeyIsAnonymous: true} }
+	path := testdb.WriteTemp(t, "anon.mmdb", testdb.Options{DatabaseType: "GeoIP2-Anonymous-IP"},
+		testdb.Net("192.0.2.0/24", anon(schema.KeyIsTorExitNode)),
+		testdb.Net("198.51.100.0/24", anon(schema.KeyIsAnonymousVPN)))
 	unscored, err := lookup.Open(path)
 	if err != nil {
 		t.Fatal(err)
