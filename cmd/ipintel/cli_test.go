@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ipintel/ipintel/internal/testdb"
 	"github.com/ipintel/ipintel/internal/testenv"
 	"github.com/ipintel/ipintel/lookup"
 	"github.com/ipintel/ipintel/schema"
@@ -84,9 +85,20 @@ var cliCases = []cliCase{
 }
 
 // schemaBreakingNets violate docs/design.md §2 in ways only verify notices.
-var schemaBreakingNets = []testNet{
-	{cidr: "192.0.2.0/24", cats: lookup.CategoryAllow | lookup.CategoryTorExit, score: 90, sources: []string{"tor-exits", "corp-allow"}},
-	{cidr: "198.51.100.0/24", cats: lookup.CategoryVPN, score: 50, sources: []string{"someone-elses-feed"}},
+var schemaBreakingNets = []testdb.Record{
+	testdb.Net("192.0.2.0/24", map[string]any{
+		schema.KeyIsAnonymous:   true,
+		schema.KeyIsTorExitNode: true,
+		schema.KeyIsAllowlisted: true,
+		schema.KeyRiskScore:     uint16(90),
+		schema.KeySources:       []string{"corp-allow", "tor-exits"},
+	}),
+	testdb.Net("198.51.100.0/24", map[string]any{
+		schema.KeyIsAnonymous:    true,
+		schema.KeyIsAnonymousVPN: true,
+		schema.KeyRiskScore:      uint16(50),
+		schema.KeySources:        []string{"someone-elses-feed"},
+	}),
 }
 
 func TestCLIGolden(t *testing.T) {
@@ -200,18 +212,32 @@ func TestDiffAgainstLookup(t *testing.T) {
 	t.Parallel()
 	rng := rand.New(rand.NewPCG(7, 7))
 	dir := t.TempDir()
-	randomNets := func() []testNet {
-		var nets []testNet
+	// One record shape per category, as the builder writes it.
+	shapes := []struct {
+		source string
+		keys   []string
+	}{
+		{"ftor_exit", []string{schema.KeyIsAnonymous, schema.KeyIsTorExitNode}},
+		{"fvpn", []string{schema.KeyIsAnonymous, schema.KeyIsAnonymousVPN}},
+		{"fhosting", []string{schema.KeyIsAnonymous, schema.KeyIsHostingProvider}},
+		{"fabuse", []string{schema.KeyIsAbuse}},
+	}
+	randomNets := func() []testdb.Record {
+		var nets []testdb.Record
 		for range 40 {
 			bits := 20 + rng.IntN(13)
 			a := netip.AddrFrom4([4]byte{198, 18, byte(rng.IntN(16)), byte(rng.Uint32())})
-			cats := []lookup.Category{lookup.CategoryTorExit, lookup.CategoryVPN, lookup.CategoryHosting, lookup.CategoryAbuse}[rng.IntN(4)]
-			nets = append(nets, testNet{cidr: netip.PrefixFrom(a, bits).Masked().String(), cats: cats, score: uint16(rng.IntN(101)), sources: []string{"f" + cats.Name()}})
+			shape := shapes[rng.IntN(4)]
+			rec := map[string]any{schema.KeyRiskScore: uint16(rng.IntN(101)), schema.KeySources: []string{shape.source}}
+			for _, k := range shape.keys {
+				rec[k] = true
+			}
+			nets = append(nets, testdb.Record{Network: netip.PrefixFrom(a, bits).Masked(), Data: rec})
 		}
 		// Less specific first, so more specific networks override.
 		for i := range nets {
 			for j := i + 1; j < len(nets); j++ {
-				if netip.MustParsePrefix(nets[j].cidr).Bits() < netip.MustParsePrefix(nets[i].cidr).Bits() {
+				if nets[j].Network.Bits() < nets[i].Network.Bits() {
 					nets[i], nets[j] = nets[j], nets[i]
 				}
 			}

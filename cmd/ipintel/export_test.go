@@ -6,14 +6,13 @@ import (
 	"encoding/json"
 	"math/rand/v2"
 	"net/netip"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/maxmind/mmdbwriter"
 	"go4.org/netipx"
 
+	"github.com/ipintel/ipintel/internal/testdb"
 	"github.com/ipintel/ipintel/lookup"
 	"github.com/ipintel/ipintel/schema"
 )
@@ -244,32 +243,15 @@ func TestExportAliasesOnlyWhenAnswered(t *testing.T) {
 	dir := t.TempDir()
 	for _, tt := range []struct {
 		name    string
-		opts    mmdbwriter.Options
+		opts    testdb.Options
 		aliases int
 	}{
-		{"ipv6", mmdbwriter.Options{IPVersion: 6}, 2},
-		{"ipv6-no-aliases", mmdbwriter.Options{IPVersion: 6, DisableIPv4Aliasing: true}, 0},
-		{"ipv4", mmdbwriter.Options{IPVersion: 4}, 0},
+		{"ipv6", testdb.Options{IPVersion: 6}, 2},
+		{"ipv6-no-aliases", testdb.Options{IPVersion: 6, DisableIPv4Aliasing: true}, 0},
+		{"ipv4", testdb.Options{IPVersion: 4}, 0},
 	} {
-		tt.opts.IncludeReservedNetworks = true
 		tt.opts.BuildEpoch = testEpoch
-		tree, err := mmdbwriter.New(tt.opts)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, n := range sampleNets[:2] {
-			if err := tree.Insert(netipx.PrefixIPNet(netip.MustParsePrefix(n.cidr)), testRecord(n)); err != nil {
-				t.Fatal(err)
-			}
-		}
-		var buf bytes.Buffer
-		if _, err := tree.WriteTo(&buf); err != nil {
-			t.Fatal(err)
-		}
-		path := filepath.Join(dir, tt.name+".mmdb")
-		if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
-			t.Fatal(err)
-		}
+		path := testdb.Write(t, filepath.Join(dir, tt.name+".mmdb"), tt.opts, sampleNets[:2]...)
 		db, err := lookup.Open(path)
 		if err != nil {
 			t.Fatal(err)

@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/ipintel/ipintel/feeds"
+	"github.com/ipintel/ipintel/internal/testdb"
+	"github.com/ipintel/ipintel/schema"
 )
 
 // emptyDB writes a valid database with no networks, as a build from
@@ -40,8 +42,8 @@ func truncatedDB(t *testing.T) string {
 // unverifiedDB writes a database that loads but fails "ipintel verify":
 // a record names a source that is not a feed of its manifest.
 func unverifiedDB(t *testing.T) string {
-	nets := append([]testNet(nil), sampleNets...)
-	nets = append(nets, testNet{cidr: "2001:db8:9::/48", cats: 0, score: 0, sources: []string{"not-a-feed"}})
+	nets := append([]testdb.Record(nil), sampleNets...)
+	nets = append(nets, testdb.Net("2001:db8:9::/48", map[string]any{schema.KeyRiskScore: uint16(0), schema.KeySources: []string{"not-a-feed"}}))
 	return writeTestDB(t, filepath.Join(t.TempDir(), "unverified.mmdb"), nets, testManifest(len(nets)))
 }
 

@@ -2,42 +2,15 @@ package main
 
 import (
 	"encoding/json"
-	"net/netip"
-	"os"
 	"path/filepath"
-	"slices"
 	"testing"
 
-	"github.com/maxmind/mmdbwriter"
-	"github.com/maxmind/mmdbwriter/mmdbtype"
-	"go4.org/netipx"
-
-	"github.com/ipintel/ipintel/lookup"
+	"github.com/ipintel/ipintel/internal/testdb"
 	"github.com/ipintel/ipintel/schema"
 )
 
-// testNet is one network of a test database.
-type testNet struct {
-	cidr       string
-	cats       lookup.Category
-	asn        uint32
-	org        string
-	score      uint16
-	unscored   bool // no risk_score key
-	sources    []string
-	provider   string
-	confidence uint16
-	firstSeen  string
-	lastSeen   string
-	cleared    []testCleared
-}
-
-// testCleared is one element of a record's cleared key: feed's evidence
-// for category (comma-separated names) that the feed by outranked.
-type testCleared struct{ feed, category, by string }
-
 // testEpoch is the build_epoch of every test database: 2026-01-02T03:04:05Z.
-const testEpoch = 1767323045
+const testEpoch = testdb.Epoch
 
 // testFeeds is the manifest's feed list of the sample databases.
 var testFeeds = []schema.ManifestFeed{
@@ -52,29 +25,129 @@ var testFeeds = []schema.ManifestFeed{
 }
 
 // sampleNets is the "old" sample database, less specific networks first.
-var sampleNets = []testNet{
-	{cidr: "192.0.2.0/24", cats: lookup.CategoryHosting, asn: 64500, org: "Example Hosting", score: 40, sources: []string{"hosting-asn"}},
-	{cidr: "192.0.2.10/32", cats: lookup.CategoryHosting | lookup.CategoryTorExit | lookup.CategoryAbuse, asn: 64500, org: "Example Hosting", score: 98, sources: []string{"hosting-asn", "ipsum", "tor-exits"}},
-	{cidr: "198.51.100.0/24", cats: lookup.CategoryVPN, asn: 64501, org: "Example \"VPN\" <Net>", score: 50, sources: []string{"vpn-ranges"}},
-	{cidr: "198.51.100.128/25", cats: lookup.CategoryAllow, asn: 64501, org: "Example \"VPN\" <Net>", score: 0, sources: []string{"corp-allow"},
-		cleared: []testCleared{{"vpn-ranges", "vpn", "corp-allow"}}},
-	{cidr: "203.0.113.0/24", cats: lookup.CategoryCrawler, asn: 64502, org: "Example Search", score: 0, sources: []string{"crawlers"}},
-	{cidr: "2001:db8:1::/48", cats: lookup.CategoryPublicProxy, score: 60, sources: []string{"proxies"}},
-	{cidr: "2001:db8:2::/64", cats: lookup.CategoryTorExit, asn: 64503, org: "Tor Host e.V.", score: 90, sources: []string{"tor-exits"}},
+// Its records are written out as the builder writes them (docs/design.md
+// §2): booleans only when true, is_anonymous with any anonymous category,
+// sources sorted.
+var sampleNets = []testdb.Record{
+	testdb.Net("192.0.2.0/24", map[string]any{
+		schema.KeyIsAnonymous:       true,
+		schema.KeyIsHostingProvider: true,
+		schema.KeyASN:               uint32(64500),
+		schema.KeyASOrg:             "Example Hosting",
+		schema.KeyRiskScore:         uint16(40),
+		schema.KeySources:           []string{"hosting-asn"},
+	}),
+	testdb.Net("192.0.2.10/32", map[string]any{
+		schema.KeyIsAnonymous:       true,
+		schema.KeyIsHostingProvider: true,
+		schema.KeyIsTorExitNode:     true,
+		schema.KeyIsAbuse:           true,
+		schema.KeyASN:               uint32(64500),
+		schema.KeyASOrg:             "Example Hosting",
+		schema.KeyRiskScore:         uint16(98),
+		schema.KeySources:           []string{"hosting-asn", "ipsum", "tor-exits"},
+	}),
+	testdb.Net("198.51.100.0/24", map[string]any{
+		schema.KeyIsAnonymous:    true,
+		schema.KeyIsAnonymousVPN: true,
+		schema.KeyASN:            uint32(64501),
+		schema.KeyASOrg:          "Example \"VPN\" <Net>",
+		schema.KeyRiskScore:      uint16(50),
+		schema.KeySources:        []string{"vpn-ranges"},
+	}),
+	testdb.Net("198.51.100.128/25", map[string]any{
+		schema.KeyIsAllowlisted: true,
+		schema.KeyASN:           uint32(64501),
+		schema.KeyASOrg:         "Example \"VPN\" <Net>",
+		schema.KeyRiskScore:     uint16(0),
+		schema.KeySources:       []string{"corp-allow"},
+		schema.KeyCleared:       []any{map[string]any{"feed": "vpn-ranges", "category": "vpn", "by": "corp-allow"}},
+	}),
+	testdb.Net("203.0.113.0/24", map[string]any{
+		schema.KeyIsCrawler: true,
+		schema.KeyASN:       uint32(64502),
+		schema.KeyASOrg:     "Example Search",
+		schema.KeyRiskScore: uint16(0),
+		schema.KeySources:   []string{"crawlers"},
+	}),
+	testdb.Net("2001:db8:1::/48", map[string]any{
+		schema.KeyIsAnonymous:   true,
+		schema.KeyIsPublicProxy: true,
+		schema.KeyRiskScore:     uint16(60),
+		schema.KeySources:       []string{"proxies"},
+	}),
+	testdb.Net("2001:db8:2::/64", map[string]any{
+		schema.KeyIsAnonymous:   true,
+		schema.KeyIsTorExitNode: true,
+		schema.KeyASN:           uint32(64503),
+		schema.KeyASOrg:         "Tor Host e.V.",
+		schema.KeyRiskScore:     uint16(90),
+		schema.KeySources:       []string{"tor-exits"},
+	}),
 }
 
 // sampleNewNets is the "new" sample database for diff: the VPN range
 // shrank to a /26, the Tor exit left, a new abuse /64 appeared.
-var sampleNewNets = []testNet{
-	{cidr: "192.0.2.0/24", cats: lookup.CategoryHosting, asn: 64500, org: "Example Hosting", score: 40, sources: []string{"hosting-asn"}},
-	{cidr: "192.0.2.10/32", cats: lookup.CategoryHosting | lookup.CategoryAbuse, asn: 64500, org: "Example Hosting", score: 76, sources: []string{"hosting-asn", "ipsum"}},
-	{cidr: "198.51.100.0/26", cats: lookup.CategoryVPN, asn: 64501, org: "Example \"VPN\" <Net>", score: 50, sources: []string{"vpn-ranges"}},
-	{cidr: "198.51.100.128/25", cats: lookup.CategoryAllow, asn: 64501, org: "Example \"VPN\" <Net>", score: 0, sources: []string{"corp-allow"},
-		cleared: []testCleared{{"vpn-ranges", "vpn", "corp-allow"}}},
-	{cidr: "203.0.113.0/24", cats: lookup.CategoryCrawler, asn: 64502, org: "Example Search", score: 0, sources: []string{"crawlers"}},
-	{cidr: "2001:db8:1::/48", cats: lookup.CategoryPublicProxy, score: 60, sources: []string{"proxies"}},
-	{cidr: "2001:db8:2::/64", cats: lookup.CategoryTorExit, asn: 64503, org: "Tor Host e.V.", score: 90, sources: []string{"tor-exits"}},
-	{cidr: "2001:db8:3::/64", cats: lookup.CategoryAbuse, score: 60, sources: []string{"ipsum"}},
+var sampleNewNets = []testdb.Record{
+	testdb.Net("192.0.2.0/24", map[string]any{
+		schema.KeyIsAnonymous:       true,
+		schema.KeyIsHostingProvider: true,
+		schema.KeyASN:               uint32(64500),
+		schema.KeyASOrg:             "Example Hosting",
+		schema.KeyRiskScore:         uint16(40),
+		schema.KeySources:           []string{"hosting-asn"},
+	}),
+	testdb.Net("192.0.2.10/32", map[string]any{
+		schema.KeyIsAnonymous:       true,
+		schema.KeyIsHostingProvider: true,
+		schema.KeyIsAbuse:           true,
+		schema.KeyASN:               uint32(64500),
+		schema.KeyASOrg:             "Example Hosting",
+		schema.KeyRiskScore:         uint16(76),
+		schema.KeySources:           []string{"hosting-asn", "ipsum"},
+	}),
+	testdb.Net("198.51.100.0/26", map[string]any{
+		schema.KeyIsAnonymous:    true,
+		schema.KeyIsAnonymousVPN: true,
+		schema.KeyASN:            uint32(64501),
+		schema.KeyASOrg:          "Example \"VPN\" <Net>",
+		schema.KeyRiskScore:      uint16(50),
+		schema.KeySources:        []string{"vpn-ranges"},
+	}),
+	testdb.Net("198.51.100.128/25", map[string]any{
+		schema.KeyIsAllowlisted: true,
+		schema.KeyASN:           uint32(64501),
+		schema.KeyASOrg:         "Example \"VPN\" <Net>",
+		schema.KeyRiskScore:     uint16(0),
+		schema.KeySources:       []string{"corp-allow"},
+		schema.KeyCleared:       []any{map[string]any{"feed": "vpn-ranges", "category": "vpn", "by": "corp-allow"}},
+	}),
+	testdb.Net("203.0.113.0/24", map[string]any{
+		schema.KeyIsCrawler: true,
+		schema.KeyASN:       uint32(64502),
+		schema.KeyASOrg:     "Example Search",
+		schema.KeyRiskScore: uint16(0),
+		schema.KeySources:   []string{"crawlers"},
+	}),
+	testdb.Net("2001:db8:1::/48", map[string]any{
+		schema.KeyIsAnonymous:   true,
+		schema.KeyIsPublicProxy: true,
+		schema.KeyRiskScore:     uint16(60),
+		schema.KeySources:       []string{"proxies"},
+	}),
+	testdb.Net("2001:db8:2::/64", map[string]any{
+		schema.KeyIsAnonymous:   true,
+		schema.KeyIsTorExitNode: true,
+		schema.KeyASN:           uint32(64503),
+		schema.KeyASOrg:         "Tor Host e.V.",
+		schema.KeyRiskScore:     uint16(90),
+		schema.KeySources:       []string{"tor-exits"},
+	}),
+	testdb.Net("2001:db8:3::/64", map[string]any{
+		schema.KeyIsAbuse:   true,
+		schema.KeyRiskScore: uint16(60),
+		schema.KeySources:   []string{"ipsum"},
+	}),
 }
 
 // plusFeeds is the manifest's feed list of the plus database: named
@@ -95,16 +168,50 @@ var plusFeeds = []schema.ManifestFeed{
 // history, hosting from two feeds and a proxy listing cleared by a CDN's
 // own ranges; a relay egress whose hosting the relay cleared; a crawler
 // that cleared an abuse listing.
-var plusNets = []testNet{
-	{cidr: "192.0.2.0/24", cats: lookup.CategoryRelay, asn: 64510, org: "Example CDN", provider: "iCloud Private Relay",
-		sources: []string{"icloud-relay"}, cleared: []testCleared{{"hosting-asn", "hosting", "icloud-relay"}}},
-	{cidr: "198.51.100.0/24", cats: lookup.CategoryVPN | lookup.CategoryHosting, asn: 64511, org: "Example Cloud", score: 70,
-		provider: "Example VPN", confidence: 87, firstSeen: "2025-11-20", lastSeen: "2026-01-02",
-		sources: []string{"cdn-ranges", "hosting-asn", "vpn-servers"}, cleared: []testCleared{{"proxies", "public_proxy", "cdn-ranges"}}},
-	{cidr: "203.0.113.0/24", cats: lookup.CategoryCrawler, asn: 64512, org: "Example Search", provider: "Googlebot",
-		sources: []string{"googlebot"}, cleared: []testCleared{{"ipsum", "abuse", "googlebot"}}},
-	{cidr: "2001:db8:7::/64", cats: lookup.CategoryTorExit | lookup.CategoryAbuse, score: 96, provider: "Tor", confidence: 99,
-		firstSeen: "2025-06-01", lastSeen: "2026-01-02", sources: []string{"ipsum", "tor-exits"}},
+var plusNets = []testdb.Record{
+	testdb.Net("192.0.2.0/24", map[string]any{
+		schema.KeyIsRelay:      true,
+		schema.KeyASN:          uint32(64510),
+		schema.KeyASOrg:        "Example CDN",
+		schema.KeyRiskScore:    uint16(0),
+		schema.KeySources:      []string{"icloud-relay"},
+		schema.KeyProviderName: "iCloud Private Relay",
+		schema.KeyCleared:      []any{map[string]any{"feed": "hosting-asn", "category": "hosting", "by": "icloud-relay"}},
+	}),
+	testdb.Net("198.51.100.0/24", map[string]any{
+		schema.KeyIsAnonymous:          true,
+		schema.KeyIsAnonymousVPN:       true,
+		schema.KeyIsHostingProvider:    true,
+		schema.KeyASN:                  uint32(64511),
+		schema.KeyASOrg:                "Example Cloud",
+		schema.KeyRiskScore:            uint16(70),
+		schema.KeySources:              []string{"cdn-ranges", "hosting-asn", "vpn-servers"},
+		schema.KeyProviderName:         "Example VPN",
+		schema.KeyAnonymizerConfidence: uint16(87),
+		schema.KeyNetworkFirstSeen:     "2025-11-20",
+		schema.KeyNetworkLastSeen:      "2026-01-02",
+		schema.KeyCleared:              []any{map[string]any{"feed": "proxies", "category": "public_proxy", "by": "cdn-ranges"}},
+	}),
+	testdb.Net("203.0.113.0/24", map[string]any{
+		schema.KeyIsCrawler:    true,
+		schema.KeyASN:          uint32(64512),
+		schema.KeyASOrg:        "Example Search",
+		schema.KeyRiskScore:    uint16(0),
+		schema.KeySources:      []string{"googlebot"},
+		schema.KeyProviderName: "Googlebot",
+		schema.KeyCleared:      []any{map[string]any{"feed": "ipsum", "category": "abuse", "by": "googlebot"}},
+	}),
+	testdb.Net("2001:db8:7::/64", map[string]any{
+		schema.KeyIsAnonymous:          true,
+		schema.KeyIsTorExitNode:        true,
+		schema.KeyIsAbuse:              true,
+		schema.KeyRiskScore:            uint16(96),
+		schema.KeySources:              []string{"ipsum", "tor-exits"},
+		schema.KeyProviderName:         "Tor",
+		schema.KeyAnonymizerConfidence: uint16(99),
+		schema.KeyNetworkFirstSeen:     "2025-06-01",
+		schema.KeyNetworkLastSeen:      "2026-01-02",
+	}),
 }
 
 // testManifest returns the manifest of a sample database with n networks.
@@ -125,10 +232,10 @@ func testManifest(n int) *schema.Manifest {
 	}
 }
 
-// writeTestDB writes an ipintel-schema MMDB of nets to path with
-// mmdbwriter (booleans only when true, IPv4 at ::/96), with manifest m
-// in its description when m is not nil, and returns path.
-func writeTestDB(tb testing.TB, path string, nets []testNet, m *schema.Manifest) string {
+// writeTestDB writes a database of recs to path with the metadata of the
+// sample databases, and manifest m in its description when m is not nil,
+// and returns path.
+func writeTestDB(tb testing.TB, path string, recs []testdb.Record, m *schema.Manifest) string {
 	tb.Helper()
 	desc := map[string]string{"en": "ipintel test database"}
 	if m != nil {
@@ -138,86 +245,11 @@ func writeTestDB(tb testing.TB, path string, nets []testNet, m *schema.Manifest)
 		}
 		desc[schema.ManifestDescriptionKey] = string(b)
 	}
-	tree, err := mmdbwriter.New(mmdbwriter.Options{
-		BuildEpoch:              testEpoch,
-		DatabaseType:            schema.DefaultDatabaseType,
-		Description:             desc,
-		IncludeReservedNetworks: true, // the documentation ranges of RFC 5737 and RFC 3849
-		IPVersion:               6,
-		RecordSize:              28,
-	})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	for _, n := range nets {
-		pfx := netip.MustParsePrefix(n.cidr)
-		if err := tree.Insert(netipx.PrefixIPNet(pfx), testRecord(n)); err != nil {
-			tb.Fatalf("insert %s: %v", n.cidr, err)
-		}
-	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		tb.Fatal(err)
-	}
-	f, err := os.Create(path)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	if _, err := tree.WriteTo(f); err != nil {
-		tb.Fatal(err)
-	}
-	if err := f.Close(); err != nil {
-		tb.Fatal(err)
-	}
-	return path
-}
-
-func testRecord(n testNet) mmdbtype.Map {
-	m := mmdbtype.Map{}
-	for _, c := range schema.Categories() {
-		if n.cats&c != 0 {
-			m[mmdbtype.String(c.Key())] = mmdbtype.Bool(true)
-		}
-	}
-	if n.cats&lookup.CategoryAnonymous != 0 {
-		m[schema.KeyIsAnonymous] = mmdbtype.Bool(true)
-	}
-	if n.asn != 0 {
-		m[schema.KeyASN] = mmdbtype.Uint32(n.asn)
-	}
-	if n.org != "" {
-		m[schema.KeyASOrg] = mmdbtype.String(n.org)
-	}
-	if !n.unscored {
-		m[schema.KeyRiskScore] = mmdbtype.Uint16(n.score)
-	}
-	if n.provider != "" {
-		m[schema.KeyProviderName] = mmdbtype.String(n.provider)
-	}
-	if n.confidence != 0 {
-		m[schema.KeyAnonymizerConfidence] = mmdbtype.Uint16(n.confidence)
-	}
-	if n.firstSeen != "" {
-		m[schema.KeyNetworkFirstSeen] = mmdbtype.String(n.firstSeen)
-	}
-	if n.lastSeen != "" {
-		m[schema.KeyNetworkLastSeen] = mmdbtype.String(n.lastSeen)
-	}
-	if len(n.cleared) > 0 {
-		arr := make(mmdbtype.Slice, len(n.cleared))
-		for i, c := range n.cleared {
-			arr[i] = mmdbtype.Map{"feed": mmdbtype.String(c.feed), "category": mmdbtype.String(c.category), "by": mmdbtype.String(c.by)}
-		}
-		m[schema.KeyCleared] = arr
-	}
-	if len(n.sources) > 0 {
-		s := slices.Sorted(slices.Values(n.sources))
-		arr := make(mmdbtype.Slice, len(s))
-		for i, x := range s {
-			arr[i] = mmdbtype.String(x)
-		}
-		m[schema.KeySources] = arr
-	}
-	return m
+	return testdb.Write(tb, path, testdb.Options{
+		BuildEpoch:   testEpoch,
+		DatabaseType: schema.DefaultDatabaseType,
+		Description:  desc,
+	}, recs...)
 }
 
 // plusManifest returns the manifest of the plus database.
