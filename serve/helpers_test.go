@@ -16,7 +16,8 @@ import (
 	"time"
 )
 
-// The fixtures in testdata, written by cmd/ipintel's test database writer:
+// The fixtures in testdata, written by cmd/ipintel's test database writer
+// (its TestServeFixtures checks and rewrites all but mixed.mmdb):
 // sample.mmdb and sample-new.mmdb are the old and new sample databases
 // (in the new one 192.0.2.10 is no Tor exit and 2001:db8:3::/64 appeared),
 // empty.mmdb has no networks, unverified.mmdb names a source that is not
