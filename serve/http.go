@@ -123,6 +123,21 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	_, _ = w.Write(b)
 }
 
+// decide looks addr up in the current database and applies the policy,
+// counting the action. With no database loaded it answers 503 itself and
+// returns a nil DB.
+func (s *Server) decide(w http.ResponseWriter, addr netip.Addr) (*lookup.DB, lookup.Record, bool, lookup.Verdict) {
+	db := s.h.Load()
+	if db == nil {
+		writeError(w, http.StatusServiceUnavailable, "no database loaded")
+		return nil, lookup.Record{}, false, lookup.Verdict{}
+	}
+	rec, found := db.Lookup(addr)
+	v := s.policy.Decide(rec)
+	s.m.countLookup(v.Action)
+	return db, rec, found, v
+}
+
 // handleIP is the hot path: GET /v1/ip/{addr}. It allocates nothing of its
 // own: the address parses into a value, the lookup returns a value, the
 // answer is appended to a pooled buffer.
@@ -132,14 +147,10 @@ func (s *Server) handleIP(w http.ResponseWriter, raw string) {
 		writeError(w, http.StatusBadRequest, "bad address: "+err.Error())
 		return
 	}
-	db := s.h.Load()
+	db, rec, found, v := s.decide(w, addr)
 	if db == nil {
-		writeError(w, http.StatusServiceUnavailable, "no database loaded")
 		return
 	}
-	rec, found := db.Lookup(addr)
-	v := s.policy.Decide(rec)
-	s.m.countLookup(v.Action)
 	bp := bufPool.Get().(*[]byte)
 	b := AppendAnswer((*bp)[:0], addr, rec, found, db.SourceNames(rec.Sources), v)
 	b = append(b, '\n')
@@ -246,14 +257,10 @@ func (s *Server) handleFlat(w http.ResponseWriter, r *http.Request, raw string) 
 		writeError(w, http.StatusBadRequest, "bad address: "+err.Error())
 		return
 	}
-	db := s.h.Load()
+	db, rec, found, v := s.decide(w, addr)
 	if db == nil {
-		writeError(w, http.StatusServiceUnavailable, "no database loaded")
 		return
 	}
-	rec, found := db.Lookup(addr)
-	v := s.policy.Decide(rec)
-	s.m.countLookup(v.Action)
 	c := rec.Categories
 	writeJSON(w, http.StatusOK, flatAnswer{
 		IP: addr.String(), Found: found, Network: networkPtr(rec, found),
@@ -303,14 +310,10 @@ func (s *Server) handleReputation(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "bad address: "+err.Error())
 		return
 	}
-	db := s.h.Load()
+	db, rec, found, v := s.decide(w, addr)
 	if db == nil {
-		writeError(w, http.StatusServiceUnavailable, "no database loaded")
 		return
 	}
-	rec, found := db.Lookup(addr)
-	v := s.policy.Decide(rec)
-	s.m.countLookup(v.Action)
 	c := rec.Categories
 	var out reputation
 	out.IP, out.Found, out.Network = addr.String(), found, networkPtr(rec, found)
