@@ -120,21 +120,7 @@ func (db *DB) lookupGroup(addrs []netip.Addr, out []Record, g []batchSlot) int {
 			continue
 		}
 		found++
-		r := &db.records[v]
-		d := &db.details[r.det]
-		out[j] = Record{
-			Network:    g[j].pfx,
-			Categories: r.cat,
-			Sources:    SourceSet(r.src),
-			ASN:        r.asn,
-			Org:        db.names[d.orgOff : d.orgOff+uint32(d.orgLen)],
-			Provider:   db.names[d.provOff : d.provOff+uint32(d.provLen)],
-			FirstSeen:  d.first,
-			LastSeen:   d.last,
-			Score:      r.score,
-			Scored:     r.scored,
-			Confidence: r.conf,
-		}
+		out[j] = db.record(v, g[j].pfx)
 	}
 	return found
 }

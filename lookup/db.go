@@ -198,21 +198,7 @@ func (db *DB) Lookup(addr netip.Addr) (Record, bool) {
 	if v == 0 {
 		return Record{}, false
 	}
-	r := &db.records[v]
-	d := &db.details[r.det]
-	return Record{
-		Network:    pfx,
-		Categories: r.cat,
-		Sources:    SourceSet(r.src),
-		ASN:        r.asn,
-		Org:        db.names[d.orgOff : d.orgOff+uint32(d.orgLen)],
-		Provider:   db.names[d.provOff : d.provOff+uint32(d.provLen)],
-		FirstSeen:  d.first,
-		LastSeen:   d.last,
-		Score:      r.score,
-		Scored:     r.scored,
-		Confidence: r.conf,
-	}, true
+	return db.record(v, pfx), true
 }
 
 // match4 returns the record index (0 for none) and network of an IPv4 address.
@@ -230,11 +216,13 @@ func addr4(a uint32) netip.Addr {
 	return netip.AddrFrom4([4]byte{byte(a >> 24), byte(a >> 16), byte(a >> 8), byte(a)})
 }
 
-// record returns the Record of record index v, without its network.
-func (db *DB) record(v uint32) Record {
+// record returns the Record of record index v with network pfx. It is
+// small enough to be inlined into every lookup path.
+func (db *DB) record(v uint32, pfx netip.Prefix) Record {
 	r := &db.records[v]
 	d := &db.details[r.det]
 	return Record{
+		Network:    pfx,
 		Categories: r.cat,
 		Sources:    SourceSet(r.src),
 		ASN:        r.asn,
@@ -358,9 +346,7 @@ func (db *DB) All() iter.Seq2[netip.Prefix, Record] {
 				end := db.v4.end(i)
 				if !eachBlock(u128{0, uint64(s)}, u128{0, uint64(end)}, 32, func(p u128, n int) bool {
 					pfx := netip.PrefixFrom(addr4(uint32(p.lo)), n)
-					rec := db.record(v)
-					rec.Network = pfx
-					return yield(pfx, rec)
+					return yield(pfx, db.record(v, pfx))
 				}) {
 					return
 				}
@@ -376,9 +362,7 @@ func (db *DB) All() iter.Seq2[netip.Prefix, Record] {
 				putUint64(b[:8], p.hi)
 				putUint64(b[8:], p.lo)
 				pfx := netip.PrefixFrom(netip.AddrFrom16(b), n)
-				rec := db.record(v)
-				rec.Network = pfx
-				return yield(pfx, rec)
+				return yield(pfx, db.record(v, pfx))
 			}) {
 				return
 			}
