@@ -227,9 +227,11 @@ var (
 	errEmpty = errors.New("empty address")
 )
 
-// parseAddr parses an address a client sent: no zone, IPv4-mapped IPv6
-// unmapped, so that it matches the IPv4 networks.
-func parseAddr(s string) (netip.Addr, error) {
+// ParseAddr parses an address a user or a client gives to be looked up:
+// exactly one address, no zone (a zoned address is not a public address,
+// docs/design.md §5), IPv4-mapped IPv6 unmapped so that it matches the
+// IPv4 networks. The CLI and the HTTP API share it.
+func ParseAddr(s string) (netip.Addr, error) {
 	if s == "" {
 		return netip.Addr{}, errEmpty
 	}

@@ -82,9 +82,9 @@ func TestParseAddr(t *testing.T) {
 		{"[::1]", "", false},
 		{" 192.0.2.1", "", false},
 	} {
-		got, err := parseAddr(tt.in)
+		got, err := ParseAddr(tt.in)
 		if (err == nil) != tt.ok || (tt.ok && got != netip.MustParseAddr(tt.want)) {
-			t.Errorf("parseAddr(%q) = %v, %v, want %v ok=%v", tt.in, got, err, tt.want, tt.ok)
+			t.Errorf("ParseAddr(%q) = %v, %v, want %v ok=%v", tt.in, got, err, tt.want, tt.ok)
 		}
 	}
 }

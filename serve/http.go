@@ -142,7 +142,7 @@ func (s *Server) decide(w http.ResponseWriter, addr netip.Addr) (*lookup.DB, loo
 // own: the address parses into a value, the lookup returns a value, the
 // answer is appended to a pooled buffer.
 func (s *Server) handleIP(w http.ResponseWriter, raw string) {
-	addr, err := parseAddr(raw)
+	addr, err := ParseAddr(raw)
 	if err != nil {
 		writeError(w, http.StatusBadRequest, "bad address: "+err.Error())
 		return
@@ -187,7 +187,7 @@ func (s *Server) handleIPs(w http.ResponseWriter, r *http.Request) {
 	parsed := make([]netip.Addr, len(addrs))
 	errs := make([]error, len(addrs))
 	for i, raw := range addrs {
-		parsed[i], errs[i] = parseAddr(raw)
+		parsed[i], errs[i] = ParseAddr(raw)
 	}
 	db := s.h.Load()
 	if db == nil {
@@ -251,7 +251,7 @@ func (s *Server) handleFlat(w http.ResponseWriter, r *http.Request, raw string) 
 	if raw == "" {
 		addr, err = httpguard.ClientAddr(r, s.trusted...)
 	} else {
-		addr, err = parseAddr(raw)
+		addr, err = ParseAddr(raw)
 	}
 	if err != nil {
 		writeError(w, http.StatusBadRequest, "bad address: "+err.Error())
@@ -305,7 +305,7 @@ func (s *Server) handleReputation(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "missing ip parameter")
 		return
 	}
-	addr, err := parseAddr(q.Get("ip"))
+	addr, err := ParseAddr(q.Get("ip"))
 	if err != nil {
 		writeError(w, http.StatusBadRequest, "bad address: "+err.Error())
 		return

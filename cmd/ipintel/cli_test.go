@@ -184,27 +184,6 @@ func renderRun(args []string, code int, stdout, stderr, dir, maxmind string) str
 	return b.String()
 }
 
-func TestParseQueryAddr(t *testing.T) {
-	t.Parallel()
-	for _, tt := range []struct {
-		in, want string
-		ok       bool
-	}{
-		{"192.0.2.1", "192.0.2.1", true},
-		{"::ffff:192.0.2.1", "192.0.2.1", true},
-		{"2001:db8::1", "2001:db8::1", true},
-		{"fe80::1%eth0", "", false},
-		{"", "", false},
-		{"192.0.2.0/24", "", false},
-		{" 192.0.2.1", "", false},
-	} {
-		got, err := parseQueryAddr(tt.in)
-		if (err == nil) != tt.ok || (tt.ok && got != netip.MustParseAddr(tt.want)) {
-			t.Errorf("parseQueryAddr(%q) = %v, %v, want %v ok=%v", tt.in, got, err, tt.want, tt.ok)
-		}
-	}
-}
-
 // TestDiffAgainstLookup checks diff's sweep against a brute-force count:
 // on random databases, the addresses whose action changed, counted one by
 // one over every IPv4 address of a small space, equal what diff reports.

@@ -16,6 +16,7 @@ import (
 
 	"github.com/ipintel/ipintel/lookup"
 	"github.com/ipintel/ipintel/schema"
+	"github.com/ipintel/ipintel/serve"
 	"github.com/oschwald/maxminddb-golang/v2"
 )
 
@@ -121,7 +122,7 @@ type explainScore struct {
 }
 
 func runExplain(e *env, path, raw string, asJSON bool, config string) int {
-	addr, err := parseQueryAddr(raw)
+	addr, err := serve.ParseAddr(raw)
 	if err != nil {
 		return report(e, "explain", usageError("bad address: %v", err))
 	}

@@ -17,6 +17,7 @@ import (
 
 	"github.com/ipintel/ipintel/builder"
 	"github.com/ipintel/ipintel/lookup"
+	"github.com/ipintel/ipintel/serve"
 )
 
 func init() {
@@ -45,7 +46,7 @@ config or the history cannot be read, 2 for a usage error.`,
 				if len(args) != 1 {
 					return report(e, "history", usageError("want exactly one address"))
 				}
-				addr, err := parseQueryAddr(args[0])
+				addr, err := serve.ParseAddr(args[0])
 				if err != nil {
 					return report(e, "history", usageError("bad address: %v", err))
 				}

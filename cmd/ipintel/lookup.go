@@ -102,7 +102,7 @@ func runLookup(ctx context.Context, e *env, dbPath, format string, args []string
 		pending = pending[:0]
 	}
 	one := func(where, s string) {
-		addr, err := parseQueryAddr(s)
+		addr, err := serve.ParseAddr(s)
 		if err != nil {
 			fmt.Fprintf(e.stderr, "ipintel lookup: %s: %v\n", where, err)
 			failed = true
