@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/ipintel/ipintel/feeds"
+	"github.com/ipintel/ipintel/internal/testhttp"
 	"github.com/ipintel/ipintel/lookup"
 )
 
@@ -72,7 +73,7 @@ func TestRefusesReload(t *testing.T) {
 			t.Parallel()
 			path := copyDB(t, "sample.mmdb")
 			ts := startServer(t, path, Options{})
-			before := readyz(t, ts.url)
+			before := testhttp.GetReadyz(t, ts.url)
 			bad, err := os.ReadFile(tc.path)
 			if err != nil {
 				t.Fatal(err)
@@ -81,19 +82,19 @@ func TestRefusesReload(t *testing.T) {
 			replaceFile(t, path, bad)
 			waitReload(t, done)
 			metric := `ipintel_db_reload_refused_total{reason="` + tc.reason + `"}`
-			if v := metricValue(t, ts.url, metric); v != "1" {
+			if v := testhttp.MetricValue(t, ts.url, metric); v != "1" {
 				t.Errorf("%s = %s, want 1", metric, v)
 			}
-			if v := metricValue(t, ts.url, "ipintel_reload_failures_total"); v != "1" {
+			if v := testhttp.MetricValue(t, ts.url, "ipintel_reload_failures_total"); v != "1" {
 				t.Errorf("ipintel_reload_failures_total = %s, want 1", v)
 			}
-			if v := metricValue(t, ts.url, "ipintel_reloads_total"); v != "0" {
+			if v := testhttp.MetricValue(t, ts.url, "ipintel_reloads_total"); v != "0" {
 				t.Errorf("ipintel_reloads_total = %s, want 0", v)
 			}
-			if a := getAnswer(t, ts.url, "192.0.2.10"); a.Action != "block" {
+			if a := testhttp.GetAnswer[Answer](t, ts.url, "192.0.2.10"); a.Action != "block" {
 				t.Errorf("after the refused reload 192.0.2.10 = %s, want the old block", a.Action)
 			}
-			if after := readyz(t, ts.url); after.status != 200 || after.Networks != before.Networks {
+			if after := testhttp.GetReadyz(t, ts.url); after.Code != 200 || after.Networks != before.Networks {
 				t.Errorf("/readyz after the refusal = %+v, want still ready with %d networks", after, before.Networks)
 			}
 			if log := ts.log.String(); !strings.Contains(log, "reload refused") || !strings.Contains(log, "reason="+tc.reason) {
@@ -113,21 +114,21 @@ func TestBrokenReplacement(t *testing.T) {
 	done := ts.reloaded()
 	replaceFile(t, path, []byte("this is not an MMDB file"))
 	waitReload(t, done)
-	if v := metricValue(t, ts.url, "ipintel_reload_failures_total"); v != "1" {
+	if v := testhttp.MetricValue(t, ts.url, "ipintel_reload_failures_total"); v != "1" {
 		t.Errorf("ipintel_reload_failures_total = %s, want 1", v)
 	}
-	if a := getAnswer(t, ts.url, "192.0.2.10"); a.Action != "block" {
+	if a := testhttp.GetAnswer[Answer](t, ts.url, "192.0.2.10"); a.Action != "block" {
 		t.Errorf("after a broken replacement 192.0.2.10 = %s, want the old block", a.Action)
 	}
 	time.Sleep(100 * time.Millisecond)
-	if v := metricValue(t, ts.url, "ipintel_reload_failures_total"); v != "1" {
+	if v := testhttp.MetricValue(t, ts.url, "ipintel_reload_failures_total"); v != "1" {
 		t.Errorf("ipintel_reload_failures_total = %s after waiting, want still 1", v)
 	}
 	if !strings.Contains(ts.log.String(), "reload refused") {
 		t.Errorf("log lacks the refusal:\n%s", ts.log.String())
 	}
 	replaceFile(t, path, readDB(t, "sample-new.mmdb"))
-	waitFor(t, "the good replacement", func() bool { return getAnswer(t, ts.url, "2001:db8:3::1").Found })
+	testhttp.WaitFor(t, "the good replacement", func() bool { return testhttp.GetAnswer[Answer](t, ts.url, "2001:db8:3::1").Found })
 }
 
 // TestReloadRequest checks the path SIGHUP takes: with file watching off,
@@ -138,13 +139,13 @@ func TestReloadRequest(t *testing.T) {
 	ts := startServer(t, path, Options{WatchInterval: -1})
 	replaceFile(t, path, readDB(t, "sample-new.mmdb"))
 	time.Sleep(50 * time.Millisecond)
-	if getAnswer(t, ts.url, "2001:db8:3::1").Found {
+	if testhttp.GetAnswer[Answer](t, ts.url, "2001:db8:3::1").Found {
 		t.Fatal("new database served before any reload request")
 	}
 	done := ts.reloaded()
 	ts.Reload()
 	waitReload(t, done)
-	if !getAnswer(t, ts.url, "2001:db8:3::1").Found {
+	if !testhttp.GetAnswer[Answer](t, ts.url, "2001:db8:3::1").Found {
 		t.Fatal("new database not served after the reload request")
 	}
 }
@@ -196,16 +197,16 @@ func TestURL(t *testing.T) {
 	fetcher := &feeds.Fetcher{CacheDir: filepath.Join(t.TempDir(), "cache")}
 	opts := Options{Fetcher: fetcher, CacheName: "db"}
 	ts := startServer(t, src, opts)
-	if a := getAnswer(t, ts.url, "192.0.2.10"); a.Action != "block" {
+	if a := testhttp.GetAnswer[Answer](t, ts.url, "192.0.2.10"); a.Action != "block" {
 		t.Fatalf("served %s, want block", a.Action)
 	}
-	waitFor(t, "a conditional GET", func() bool { return conditional.Load() > 0 })
+	testhttp.WaitFor(t, "a conditional GET", func() bool { return conditional.Load() > 0 })
 
 	nb := readDB(t, "sample-new.mmdb")
 	mu.Lock()
 	body, etag = nb, `"v2"`
 	mu.Unlock()
-	waitFor(t, "the new database", func() bool { return getAnswer(t, ts.url, "2001:db8:3::1").Found })
+	testhttp.WaitFor(t, "the new database", func() bool { return testhttp.GetAnswer[Answer](t, ts.url, "2001:db8:3::1").Found })
 	if got := goodCopy(t, fetcher, "db"); string(got) != string(nb) {
 		t.Error("the good copy is not the new database")
 	}
@@ -217,13 +218,13 @@ func TestURL(t *testing.T) {
 	mu.Lock()
 	body, etag = []byte("garbage"), `"v3"`
 	mu.Unlock()
-	waitFor(t, "the refused download", func() bool { return metricValue(t, ts.url, "ipintel_reload_failures_total") == "1" })
+	testhttp.WaitFor(t, "the refused download", func() bool { return testhttp.MetricValue(t, ts.url, "ipintel_reload_failures_total") == "1" })
 	n := full.Load()
-	waitFor(t, "another poll", func() bool { return full.Load() > n+1 })
-	if v := metricValue(t, ts.url, "ipintel_reload_failures_total"); v != "1" {
+	testhttp.WaitFor(t, "another poll", func() bool { return full.Load() > n+1 })
+	if v := testhttp.MetricValue(t, ts.url, "ipintel_reload_failures_total"); v != "1" {
 		t.Errorf("ipintel_reload_failures_total = %s after more polls of the same bytes, want still 1", v)
 	}
-	if !getAnswer(t, ts.url, "2001:db8:3::1").Found {
+	if !testhttp.GetAnswer[Answer](t, ts.url, "2001:db8:3::1").Found {
 		t.Error("old database not serving after a broken download")
 	}
 	if got := goodCopy(t, fetcher, "db"); string(got) != string(nb) {
@@ -236,7 +237,7 @@ func TestURL(t *testing.T) {
 	etag = `"v2"`
 	mu.Unlock()
 	ts2 := startServer(t, src, opts)
-	if !getAnswer(t, ts2.url, "2001:db8:3::1").Found {
+	if !testhttp.GetAnswer[Answer](t, ts2.url, "2001:db8:3::1").Found {
 		t.Error("restarted server does not serve the good copy")
 	}
 	if f := fresh.Load(); f != 1 {
@@ -270,11 +271,11 @@ func TestURLRefusesEmpty(t *testing.T) {
 	ts := startServer(t, origin.URL+"/ipintel.mmdb", opts)
 	body.Store(&empty)
 	metric := `ipintel_db_reload_refused_total{reason="empty"}`
-	waitFor(t, "the refused empty download", func() bool {
-		n, err := strconv.Atoi(metricValue(t, ts.url, metric))
+	testhttp.WaitFor(t, "the refused empty download", func() bool {
+		n, err := strconv.Atoi(testhttp.MetricValue(t, ts.url, metric))
 		return err == nil && n >= 1
 	})
-	if a := getAnswer(t, ts.url, "192.0.2.10"); a.Action != "block" {
+	if a := testhttp.GetAnswer[Answer](t, ts.url, "192.0.2.10"); a.Action != "block" {
 		t.Errorf("after the refused download 192.0.2.10 = %s, want the old block", a.Action)
 	}
 	if got := goodCopy(t, fetcher, "db"); string(got) != string(good) {
@@ -289,18 +290,18 @@ func TestNewWithoutDatabase(t *testing.T) {
 	hs := httptest.NewServer(s.Handler())
 	defer hs.Close()
 	for _, p := range []string{"/v1/ip/192.0.2.1", "/json/192.0.2.1", "/v1/reputation?ip=192.0.2.1", "/readyz"} {
-		if r := do(t, "GET", hs.URL+p, nil, nil); r.status != http.StatusServiceUnavailable {
-			t.Errorf("GET %s = %d %s, want 503", p, r.status, r.body)
+		if r := testhttp.Do(t, "GET", hs.URL+p, nil, nil); r.Status != http.StatusServiceUnavailable {
+			t.Errorf("GET %s = %d %s, want 503", p, r.Status, r.Body)
 		}
 	}
-	if r := do(t, "POST", hs.URL+"/v1/ips", nil, strings.NewReader(`["192.0.2.1"]`)); r.status != http.StatusServiceUnavailable {
-		t.Errorf("POST /v1/ips = %d %s, want 503", r.status, r.body)
+	if r := testhttp.Do(t, "POST", hs.URL+"/v1/ips", nil, strings.NewReader(`["192.0.2.1"]`)); r.Status != http.StatusServiceUnavailable {
+		t.Errorf("POST /v1/ips = %d %s, want 503", r.Status, r.Body)
 	}
-	if r := do(t, "GET", hs.URL+"/healthz", nil, nil); r.status != 200 {
-		t.Errorf("GET /healthz = %d, want 200", r.status)
+	if r := testhttp.Do(t, "GET", hs.URL+"/healthz", nil, nil); r.Status != 200 {
+		t.Errorf("GET /healthz = %d, want 200", r.Status)
 	}
-	if r := do(t, "GET", hs.URL+"/v1/auth", nil, nil); r.status != 200 || r.header.Get("X-Ipintel-Action") != "allow" {
-		t.Errorf("GET /v1/auth = %d %q, want 200 allow", r.status, r.header.Get("X-Ipintel-Action"))
+	if r := testhttp.Do(t, "GET", hs.URL+"/v1/auth", nil, nil); r.Status != 200 || r.Header.Get("X-Ipintel-Action") != "allow" {
+		t.Errorf("GET /v1/auth = %d %q, want 200 allow", r.Status, r.Header.Get("X-Ipintel-Action"))
 	}
 }
 
@@ -345,7 +346,7 @@ func TestSwapUnderLoad(t *testing.T) {
 	}
 	time.Sleep(100 * time.Millisecond)
 	replaceFile(t, path, readDB(t, "sample-new.mmdb"))
-	waitFor(t, "the new database's answers", sawNew.Load)
+	testhttp.WaitFor(t, "the new database's answers", sawNew.Load)
 	time.Sleep(100 * time.Millisecond)
 	stop()
 	wg.Wait()
@@ -353,10 +354,10 @@ func TestSwapUnderLoad(t *testing.T) {
 		t.Fatalf("%d of %d requests failed during the swap; first: %v", n, requests.Load(), firstErr.Load())
 	}
 	t.Logf("%d requests, 0 failures", requests.Load())
-	if a := getAnswer(t, ts.url, "192.0.2.10"); a.Action != "challenge" || a.RiskScore != 76 {
+	if a := testhttp.GetAnswer[Answer](t, ts.url, "192.0.2.10"); a.Action != "challenge" || a.RiskScore != 76 {
 		t.Errorf("after swap 192.0.2.10 = %s %d, want challenge 76", a.Action, a.RiskScore)
 	}
-	if v := metricValue(t, ts.url, "ipintel_reloads_total"); v != "1" {
+	if v := testhttp.MetricValue(t, ts.url, "ipintel_reloads_total"); v != "1" {
 		t.Errorf("ipintel_reloads_total = %s, want 1", v)
 	}
 }
@@ -366,17 +367,17 @@ func TestAllowEmpty(t *testing.T) {
 	t.Parallel()
 	path := copyDB(t, "empty.mmdb")
 	ts := startServer(t, path, Options{AllowEmpty: true})
-	if a := getAnswer(t, ts.url, "192.0.2.10"); a.Found || a.Action != "allow" {
+	if a := testhttp.GetAnswer[Answer](t, ts.url, "192.0.2.10"); a.Found || a.Action != "allow" {
 		t.Errorf("192.0.2.10 in the empty database = found %v, %s; want not found, allow", a.Found, a.Action)
 	}
-	if r := readyz(t, ts.url); r.status != 200 || r.Networks != 0 {
+	if r := testhttp.GetReadyz(t, ts.url); r.Code != 200 || r.Networks != 0 {
 		t.Errorf("/readyz = %+v, want ready with 0 networks", r)
 	}
 	replaceFile(t, path, readDB(t, "sample.mmdb"))
-	waitFor(t, "the sample database", func() bool { return getAnswer(t, ts.url, "192.0.2.10").Found })
+	testhttp.WaitFor(t, "the sample database", func() bool { return testhttp.GetAnswer[Answer](t, ts.url, "192.0.2.10").Found })
 	replaceFile(t, path, readDB(t, "empty.mmdb"))
-	waitFor(t, "the empty database again", func() bool { return !getAnswer(t, ts.url, "192.0.2.10").Found })
-	if v := metricValue(t, ts.url, `ipintel_db_reload_refused_total{reason="empty"}`); v != "0" {
+	testhttp.WaitFor(t, "the empty database again", func() bool { return !testhttp.GetAnswer[Answer](t, ts.url, "192.0.2.10").Found })
+	if v := testhttp.MetricValue(t, ts.url, `ipintel_db_reload_refused_total{reason="empty"}`); v != "0" {
 		t.Errorf("refused empty = %s with AllowEmpty, want 0", v)
 	}
 }

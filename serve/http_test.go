@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ipintel/ipintel/internal/testhttp"
 	"github.com/ipintel/ipintel/lookup"
 )
 
@@ -94,33 +95,33 @@ func TestEndpoints(t *testing.T) {
 			if tt.body != "" {
 				body = strings.NewReader(tt.body)
 			}
-			r := do(t, tt.method, ts.url+tt.path, tt.header, body)
-			if r.status != tt.wantStatus {
-				t.Fatalf("%s %s = %d %s, want %d", tt.method, tt.path, r.status, r.body, tt.wantStatus)
+			r := testhttp.Do(t, tt.method, ts.url+tt.path, tt.header, body)
+			if r.Status != tt.wantStatus {
+				t.Fatalf("%s %s = %d %s, want %d", tt.method, tt.path, r.Status, r.Body, tt.wantStatus)
 			}
 			for _, w := range tt.wantBody {
-				if !bytes.Contains(r.body, []byte(w)) {
-					t.Errorf("%s %s body = %s, want it to contain %s", tt.method, tt.path, r.body, w)
+				if !bytes.Contains(r.Body, []byte(w)) {
+					t.Errorf("%s %s body = %s, want it to contain %s", tt.method, tt.path, r.Body, w)
 				}
 			}
 			for k, v := range tt.wantHeader {
-				if got := r.header.Get(k); got != v {
+				if got := r.Header.Get(k); got != v {
 					t.Errorf("%s %s header %s = %q, want %q", tt.method, tt.path, k, got, v)
 				}
 			}
-			if r.status >= 400 && tt.method != "HEAD" {
+			if r.Status >= 400 && tt.method != "HEAD" {
 				var e struct{ Error string }
-				if err := json.Unmarshal(r.body, &e); err != nil || e.Error == "" {
-					t.Errorf("%s %s: error body %s is not {\"error\":…}", tt.method, tt.path, r.body)
+				if err := json.Unmarshal(r.Body, &e); err != nil || e.Error == "" {
+					t.Errorf("%s %s: error body %s is not {\"error\":…}", tt.method, tt.path, r.Body)
 				}
 			}
 		})
 	}
 
 	t.Run("metrics", func(t *testing.T) {
-		r := do(t, "GET", ts.url+"/metrics", nil, nil)
-		if r.status != 200 {
-			t.Fatalf("GET /metrics = %d", r.status)
+		r := testhttp.Do(t, "GET", ts.url+"/metrics", nil, nil)
+		if r.Status != 200 {
+			t.Fatalf("GET /metrics = %d", r.Status)
 		}
 		for _, w := range []string{
 			`ipintel_lookups_total{action="block"}`, `ipintel_lookups_total{action="challenge"}`, `ipintel_lookups_total{action="allow"}`,
@@ -128,7 +129,7 @@ func TestEndpoints(t *testing.T) {
 			"ipintel_reload_failures_total 0", `ipintel_request_duration_seconds_bucket{route="/v1/ip"`,
 			"ipintel_auth_client_address_errors_total 1",
 		} {
-			if !bytes.Contains(r.body, []byte(w)) {
+			if !bytes.Contains(r.Body, []byte(w)) {
 				t.Errorf("/metrics lacks %q", w)
 			}
 		}
@@ -184,17 +185,17 @@ func TestDecidedScore(t *testing.T) {
 			if tt.body != "" {
 				body = strings.NewReader(tt.body)
 			}
-			r := do(t, tt.method, ts.url+tt.path, tt.header, body)
-			if r.status != tt.wantStatus {
-				t.Fatalf("%s %s = %d %s, want %d", tt.method, tt.path, r.status, r.body, tt.wantStatus)
+			r := testhttp.Do(t, tt.method, ts.url+tt.path, tt.header, body)
+			if r.Status != tt.wantStatus {
+				t.Fatalf("%s %s = %d %s, want %d", tt.method, tt.path, r.Status, r.Body, tt.wantStatus)
 			}
 			for _, w := range tt.wantBody {
-				if !bytes.Contains(r.body, []byte(w)) {
-					t.Errorf("%s %s body = %s, want it to contain %s", tt.method, tt.path, r.body, w)
+				if !bytes.Contains(r.Body, []byte(w)) {
+					t.Errorf("%s %s body = %s, want it to contain %s", tt.method, tt.path, r.Body, w)
 				}
 			}
 			for k, v := range tt.wantHeader {
-				if got := r.header.Get(k); got != v {
+				if got := r.Header.Get(k); got != v {
 					t.Errorf("%s %s header %s = %q, want %q", tt.method, tt.path, k, got, v)
 				}
 			}
@@ -205,9 +206,9 @@ func TestDecidedScore(t *testing.T) {
 func TestReadyzStale(t *testing.T) {
 	t.Parallel()
 	ts := startServer(t, copyDB(t, "sample.mmdb"), Options{MaxAge: time.Hour})
-	r := do(t, "GET", ts.url+"/readyz", nil, nil)
-	if r.status != 503 || !bytes.Contains(r.body, []byte(`"status":"stale"`)) {
-		t.Fatalf("GET /readyz = %d %s, want 503 stale (build_epoch is in 2026-01)", r.status, r.body)
+	r := testhttp.Do(t, "GET", ts.url+"/readyz", nil, nil)
+	if r.Status != 503 || !bytes.Contains(r.Body, []byte(`"status":"stale"`)) {
+		t.Fatalf("GET /readyz = %d %s, want 503 stale (build_epoch is in 2026-01)", r.Status, r.Body)
 	}
 }
 
@@ -216,15 +217,15 @@ func TestReadyzStale(t *testing.T) {
 func TestThresholds(t *testing.T) {
 	t.Parallel()
 	ts := startServer(t, copyDB(t, "sample.mmdb"), Options{Policy: &lookup.Policy{BlockAt: 99, ChallengeAt: 95}})
-	if a := getAnswer(t, ts.url, "192.0.2.10"); a.Action != "challenge" || a.RiskScore != 98 {
+	if a := testhttp.GetAnswer[Answer](t, ts.url, "192.0.2.10"); a.Action != "challenge" || a.RiskScore != 98 {
 		t.Errorf("score 98 with block at 99, challenge at 95: %s, want challenge", a.Action)
 	}
-	if a := getAnswer(t, ts.url, "2001:db8:2::1"); a.Action != "allow" {
+	if a := testhttp.GetAnswer[Answer](t, ts.url, "2001:db8:2::1"); a.Action != "allow" {
 		t.Errorf("score 90 with challenge at 95: %s, want allow", a.Action)
 	}
-	r := do(t, "GET", ts.url+"/v1/auth", http.Header{"X-Forwarded-For": {"192.0.2.10"}}, nil)
-	if r.status != 401 {
-		t.Errorf("/v1/auth with score 98, block at 99: %d, want 401", r.status)
+	r := testhttp.Do(t, "GET", ts.url+"/v1/auth", http.Header{"X-Forwarded-For": {"192.0.2.10"}}, nil)
+	if r.Status != 401 {
+		t.Errorf("/v1/auth with score 98, block at 99: %d, want 401", r.Status)
 	}
 }
 
@@ -233,13 +234,13 @@ func TestTrustedProxy(t *testing.T) {
 	// With only the peer's own network trusted the chain is walked; with a
 	// chain element outside every trusted network the walk stops there.
 	ts := startServer(t, copyDB(t, "sample.mmdb"), Options{})
-	r := do(t, "GET", ts.url+"/v1/auth", http.Header{"X-Forwarded-For": {"192.0.2.10, 203.0.113.5"}}, nil)
-	if got := r.header.Get("X-Ipintel-Client"); r.status != 200 || got != "203.0.113.5" {
-		t.Fatalf("untrusted hop: %d client %q, want 200 and 203.0.113.5", r.status, got)
+	r := testhttp.Do(t, "GET", ts.url+"/v1/auth", http.Header{"X-Forwarded-For": {"192.0.2.10, 203.0.113.5"}}, nil)
+	if got := r.Header.Get("X-Ipintel-Client"); r.Status != 200 || got != "203.0.113.5" {
+		t.Fatalf("untrusted hop: %d client %q, want 200 and 203.0.113.5", r.Status, got)
 	}
 	ts2 := startServer(t, copyDB(t, "sample.mmdb"), Options{TrustedProxies: []netip.Prefix{netip.MustParsePrefix("203.0.113.0/24")}})
-	r = do(t, "GET", ts2.url+"/v1/auth", http.Header{"X-Forwarded-For": {"192.0.2.10, 203.0.113.5"}}, nil)
-	if got := r.header.Get("X-Ipintel-Client"); r.status != 403 || got != "192.0.2.10" {
-		t.Fatalf("trusted hop: %d client %q, want 403 and 192.0.2.10", r.status, got)
+	r = testhttp.Do(t, "GET", ts2.url+"/v1/auth", http.Header{"X-Forwarded-For": {"192.0.2.10, 203.0.113.5"}}, nil)
+	if got := r.Header.Get("X-Ipintel-Client"); r.Status != 403 || got != "192.0.2.10" {
+		t.Fatalf("trusted hop: %d client %q, want 403 and 192.0.2.10", r.Status, got)
 	}
 }

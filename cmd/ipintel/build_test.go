@@ -18,6 +18,7 @@ import (
 
 	"github.com/ipintel/ipintel/builder"
 	"github.com/ipintel/ipintel/internal/testenv"
+	"github.com/ipintel/ipintel/internal/testhttp"
 	"github.com/ipintel/ipintel/schema"
 )
 
@@ -134,7 +135,7 @@ func TestBuildEvery(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var stderr lockedBuffer
+	var stderr testhttp.LockedBuffer
 	done := make(chan int, 1)
 	go func() {
 		done <- run(ctx, []string{"build", "-config", cfgPath, "-every", "20ms", "-quiet"}, strings.NewReader(""), &bytes.Buffer{}, &stderr)
@@ -350,7 +351,7 @@ func TestBuildBinaryStopsOnSignal(t *testing.T) {
 			}
 			cmd := exec.Command(bin, args...)
 			cmd.Env = append(os.Environ(), "XDG_CACHE_HOME="+filepath.Join(dir, "cache"))
-			var stderr lockedBuffer
+			var stderr testhttp.LockedBuffer
 			cmd.Stderr = &stderr
 			if err := cmd.Start(); err != nil {
 				t.Fatal(err)

@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"fmt"
+	"github.com/ipintel/ipintel/serve"
 	"io"
 	"net"
 	"net/http"
@@ -16,6 +17,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/ipintel/ipintel/internal/testhttp"
 )
 
 var (
@@ -47,7 +50,7 @@ func ipintelBinary(t *testing.T) string {
 
 // startBinary runs "ipintel serve" as a child process on 127.0.0.1:0 and
 // returns it with its base URL, read from the "serving" log line.
-func startBinary(t *testing.T, args ...string) (*exec.Cmd, string, *lockedBuffer) {
+func startBinary(t *testing.T, args ...string) (*exec.Cmd, string, *testhttp.LockedBuffer) {
 	t.Helper()
 	cmd := exec.Command(ipintelBinary(t), append([]string{"serve", "-listen", "127.0.0.1:0"}, args...)...)
 	stderr, err := cmd.StderrPipe()
@@ -63,7 +66,7 @@ func startBinary(t *testing.T, args ...string) (*exec.Cmd, string, *lockedBuffer
 			_ = cmd.Wait()
 		}
 	})
-	logs := &lockedBuffer{}
+	logs := &testhttp.LockedBuffer{}
 	addrc := make(chan string, 1)
 	go func() {
 		re := regexp.MustCompile(`msg=serving addr=(\S+)`)
@@ -94,17 +97,17 @@ func TestServeBinarySignals(t *testing.T) {
 	t.Parallel()
 	path := sampleDB(t)
 	cmd, url, logs := startBinary(t, "-db", path, "-watch-interval", "0")
-	if getAnswer(t, url, "2001:db8:3::1").Found {
+	if testhttp.GetAnswer[serve.Answer](t, url, "2001:db8:3::1").Found {
 		t.Fatal("2001:db8:3::1 found before the new database")
 	}
 	replaceFile(t, path, func(tmp string) { writeTestDB(t, tmp, sampleNewNets, testManifest(len(sampleNewNets))) })
 	if err := cmd.Process.Signal(syscall.SIGHUP); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the reload after SIGHUP", func() bool { return getAnswer(t, url, "2001:db8:3::1").Found })
+	testhttp.WaitFor(t, "the reload after SIGHUP", func() bool { return testhttp.GetAnswer[serve.Answer](t, url, "2001:db8:3::1").Found })
 	// The new database can answer before the child's reload line has
 	// been written and copied from its stderr pipe: wait for it too.
-	waitFor(t, "the signal-triggered reload in the log", func() bool { return strings.Contains(logs.String(), "trigger=signal") })
+	testhttp.WaitFor(t, "the signal-triggered reload in the log", func() bool { return strings.Contains(logs.String(), "trigger=signal") })
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
@@ -206,7 +209,7 @@ func TestNginxAuthRequest(t *testing.T) {
 	if err := os.WriteFile(conf, fmt.Appendf(nil, nginxConf, user, dir, port, servePort), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	logs := &lockedBuffer{}
+	logs := &testhttp.LockedBuffer{}
 	cmd := exec.Command(nginx, "-p", dir, "-c", conf, "-g", "daemon off; pid "+filepath.Join(dir, "nginx.pid")+"; error_log stderr;")
 	cmd.Stdout, cmd.Stderr = logs, logs
 	if err := cmd.Start(); err != nil {
@@ -227,7 +230,7 @@ func TestNginxAuthRequest(t *testing.T) {
 		}
 	})
 	base := fmt.Sprintf("http://127.0.0.1:%d", port)
-	waitFor(t, "nginx", func() bool {
+	testhttp.WaitFor(t, "nginx", func() bool {
 		resp, err := http.Get(base + "/")
 		if err == nil {
 			resp.Body.Close()

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/ipintel/ipintel/serve"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/ipintel/ipintel/feeds"
 	"github.com/ipintel/ipintel/internal/testdb"
+	"github.com/ipintel/ipintel/internal/testhttp"
 	"github.com/ipintel/ipintel/schema"
 )
 
@@ -87,37 +89,19 @@ func garbageDB(t *testing.T) string {
 	return path
 }
 
-type readyzAnswer struct {
-	status   int
-	Status   string `json:"status"`
-	Networks int    `json:"networks"`
-	Ranges   int    `json:"ranges"`
-}
-
-func readyz(t *testing.T, base string) readyzAnswer {
-	t.Helper()
-	r := do(t, "GET", base+"/readyz", nil, nil)
-	var a readyzAnswer
-	if err := json.Unmarshal(r.body, &a); err != nil {
-		t.Fatalf("/readyz body %q: %v", r.body, err)
-	}
-	a.status = r.status
-	return a
-}
-
 // /readyz, the metrics and the log count networks as info and build do
 // (MMDB networks) and the engine's ranges separately.
 func TestServeNetworksAndRanges(t *testing.T) {
 	t.Parallel()
 	ts := startServe(t, serveConfig{db: sampleDB(t)})
-	r := readyz(t, ts.url)
+	r := testhttp.GetReadyz(t, ts.url)
 	if r.Networks == 0 || r.Ranges == 0 || r.Ranges == r.Networks {
 		t.Errorf("/readyz = %+v, want the networks and the engine's ranges, two different counts", r)
 	}
-	if v := metricValue(t, ts.url, "ipintel_db_networks"); v != strconv.Itoa(r.Networks) {
+	if v := testhttp.MetricValue(t, ts.url, "ipintel_db_networks"); v != strconv.Itoa(r.Networks) {
 		t.Errorf("ipintel_db_networks = %s, want %d", v, r.Networks)
 	}
-	if v := metricValue(t, ts.url, "ipintel_db_ranges"); v != strconv.Itoa(r.Ranges) {
+	if v := testhttp.MetricValue(t, ts.url, "ipintel_db_ranges"); v != strconv.Itoa(r.Ranges) {
 		t.Errorf("ipintel_db_ranges = %s, want %d", v, r.Ranges)
 	}
 	if want := fmt.Sprintf("networks=%d ranges=%d", r.Networks, r.Ranges); !strings.Contains(ts.log.String(), want) {
@@ -192,11 +176,11 @@ func TestServeURLRefusesEmpty(t *testing.T) {
 	metric := `ipintel_db_reload_refused_total{reason="empty"}`
 	// The poll may fetch and refuse the empty file more than once before
 	// this looks: at least one refusal is the point.
-	waitFor(t, "the refused empty download", func() bool {
-		n, err := strconv.Atoi(metricValue(t, ts.url, metric))
+	testhttp.WaitFor(t, "the refused empty download", func() bool {
+		n, err := strconv.Atoi(testhttp.MetricValue(t, ts.url, metric))
 		return err == nil && n >= 1
 	})
-	if a := getAnswer(t, ts.url, "192.0.2.10"); a.Action != "block" {
+	if a := testhttp.GetAnswer[serve.Answer](t, ts.url, "192.0.2.10"); a.Action != "block" {
 		t.Errorf("after the refused download 192.0.2.10 = %s, want the old block", a.Action)
 	}
 	if got := copyOf(); !bytes.Equal(got, good) {

@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
@@ -12,36 +11,17 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/ipintel/ipintel/internal/testhttp"
 	"github.com/ipintel/ipintel/serve"
 )
 
-// lockedBuffer collects a server's log for printing when a test fails.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
-// testServer is a running serve command on a 127.0.0.1 port.
 type testServer struct {
 	*server
 	url string
-	log *lockedBuffer
+	log *testhttp.LockedBuffer
 }
 
 // startServe runs the serve command's server in-process on 127.0.0.1:0
@@ -56,7 +36,7 @@ func startServe(t *testing.T, cfg serveConfig) *testServer {
 	if cfg.poll == 0 {
 		cfg.poll = 20 * time.Millisecond
 	}
-	logs := &lockedBuffer{}
+	logs := &testhttp.LockedBuffer{}
 	ctx, cancel := context.WithCancel(context.Background())
 	s, err := newServer(ctx, cfg, slog.New(slog.NewTextHandler(logs, nil)))
 	if err != nil {
@@ -82,48 +62,6 @@ func startServe(t *testing.T, cfg serveConfig) *testServer {
 	return &testServer{server: s, url: "http://" + ln.Addr().String(), log: logs}
 }
 
-type httpResult struct {
-	status int
-	header http.Header
-	body   []byte
-}
-
-func do(t *testing.T, method, url string, header http.Header, body io.Reader) httpResult {
-	t.Helper()
-	req, err := http.NewRequest(method, url, body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for k, vs := range header {
-		for _, v := range vs {
-			req.Header.Add(k, v)
-		}
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatalf("%s %s: %v", method, url, err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatalf("%s %s: read body: %v", method, url, err)
-	}
-	return httpResult{resp.StatusCode, resp.Header, b}
-}
-
-func getAnswer(t *testing.T, base, addr string) serve.Answer {
-	t.Helper()
-	r := do(t, "GET", base+"/v1/ip/"+addr, nil, nil)
-	if r.status != 200 {
-		t.Fatalf("GET /v1/ip/%s = %d %s", addr, r.status, r.body)
-	}
-	var a serve.Answer
-	if err := json.Unmarshal(r.body, &a); err != nil {
-		t.Fatalf("GET /v1/ip/%s: %v in %s", addr, err, r.body)
-	}
-	return a
-}
-
 // replaceFile writes nets as a database beside path and renames it over
 // path, as a builder does.
 func replaceFile(t *testing.T, path string, write func(tmp string)) {
@@ -133,29 +71,6 @@ func replaceFile(t *testing.T, path string, write func(tmp string)) {
 	if err := os.Rename(tmp, path); err != nil {
 		t.Fatal(err)
 	}
-}
-
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
-func metricValue(t *testing.T, base, name string) string {
-	t.Helper()
-	r := do(t, "GET", base+"/metrics", nil, nil)
-	for line := range strings.SplitSeq(string(r.body), "\n") {
-		if v, ok := strings.CutPrefix(line, name+" "); ok {
-			return v
-		}
-	}
-	t.Fatalf("metric %s not found", name)
-	return ""
 }
 
 func TestServeStartErrors(t *testing.T) {
@@ -200,11 +115,11 @@ func TestServeCommandShutdown(t *testing.T) {
 	addr := ln.Addr().String()
 	ln.Close()
 	ctx, cancel := context.WithCancel(context.Background())
-	var errb lockedBuffer
+	var errb testhttp.LockedBuffer
 	done := make(chan int, 1)
 	db := sampleDB(t)
 	go func() { done <- run(ctx, []string{"serve", "-db", db, "-listen", addr}, nil, io.Discard, &errb) }()
-	waitFor(t, "the server", func() bool {
+	testhttp.WaitFor(t, "the server", func() bool {
 		resp, err := http.Get("http://" + addr + "/healthz")
 		if err == nil {
 			resp.Body.Close()
@@ -239,7 +154,7 @@ func TestServeSlowAndOversizedClients(t *testing.T) {
 	if _, err := conn.Write([]byte("GET /v1/ip/192.0.2.1 HTTP/1.1\r\nHost: x\r\n")); err != nil {
 		t.Fatal(err)
 	}
-	if a := getAnswer(t, ts.url, "192.0.2.10"); a.Action != "block" {
+	if a := testhttp.GetAnswer[serve.Answer](t, ts.url, "192.0.2.10"); a.Action != "block" {
 		t.Errorf("while a slow client waits: %s, want block", a.Action)
 	}
 	start := time.Now()
@@ -264,7 +179,7 @@ func TestServeSlowAndOversizedClients(t *testing.T) {
 	if resp.StatusCode != http.StatusRequestHeaderFieldsTooLarge {
 		t.Errorf("64 KiB header: %d, want 431", resp.StatusCode)
 	}
-	if a := getAnswer(t, ts.url, "192.0.2.10"); a.Action != "block" {
+	if a := testhttp.GetAnswer[serve.Answer](t, ts.url, "192.0.2.10"); a.Action != "block" {
 		t.Errorf("after the limits: %s, want block", a.Action)
 	}
 }
