@@ -207,20 +207,8 @@ func (v *ipverseReader) subnets() error {
 
 // skipRest skips the rest of a value whose first token tok has been read.
 func (v *ipverseReader) skipRest(tok json.Token) error {
-	if tok != json.Delim('{') && tok != json.Delim('[') {
-		return nil
-	}
-	for depth := 1; depth > 0; {
-		tok, err := v.dec.Token()
-		if err != nil {
-			return v.syntax(err)
-		}
-		switch tok {
-		case json.Delim('{'), json.Delim('['):
-			depth++
-		case json.Delim('}'), json.Delim(']'):
-			depth--
-		}
+	if err := skipJSONValue(v.dec, tok, nil); err != nil {
+		return v.syntax(err)
 	}
 	return nil
 }

@@ -199,3 +199,28 @@ func containsFold(s, sub string) bool {
 	}
 	return false
 }
+
+// skipJSONValue reads from dec the rest of a value whose first token tok
+// has been read: nothing for a scalar, up to the matching close for an
+// object or an array. each, when not nil, is called after every token.
+func skipJSONValue(dec *json.Decoder, tok json.Token, each func()) error {
+	if tok != json.Delim('{') && tok != json.Delim('[') {
+		return nil
+	}
+	for depth := 1; depth > 0; {
+		tok, err := dec.Token()
+		if err != nil {
+			return err
+		}
+		switch tok {
+		case json.Delim('{'), json.Delim('['):
+			depth++
+		case json.Delim('}'), json.Delim(']'):
+			depth--
+		}
+		if each != nil {
+			each()
+		}
+	}
+	return nil
+}

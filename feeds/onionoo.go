@@ -196,25 +196,16 @@ func onionooAddr(s string) (netip.Addr, error) {
 // onionooSkip reads and drops the next value, token by token, so a large
 // array (Onionoo's bridges) is never held in memory.
 func onionooSkip(dec *json.Decoder, lc *jsonLines) error {
-	depth := 0
-	for {
-		tok, err := dec.Token()
-		if err != nil {
-			return fmt.Errorf("onionoo: %w", err)
-		}
-		if d, ok := tok.(json.Delim); ok {
-			switch d {
-			case '{', '[':
-				depth++
-			default:
-				depth--
-			}
-		}
-		lc.lineAt(dec.InputOffset()) // drop the newlines passed
-		if depth == 0 {
-			return nil
-		}
+	passed := func() { lc.lineAt(dec.InputOffset()) } // drop the newlines passed
+	tok, err := dec.Token()
+	if err == nil {
+		passed()
+		err = skipJSONValue(dec, tok, passed)
 	}
+	if err != nil {
+		return fmt.Errorf("onionoo: %w", err)
+	}
+	return nil
 }
 
 // jsonLines passes reads through and remembers where the newlines are,

@@ -217,23 +217,11 @@ func (v *vpnReader) field(raw json.RawMessage, line int) {
 	}
 }
 
-// skipRest skips the rest of a value whose first token tok has been read.
+// skipRest skips the rest of a value whose first token tok has been read,
+// letting the line counter pass the newlines it skips.
 func (v *vpnReader) skipRest(tok json.Token) error {
-	if tok != json.Delim('{') && tok != json.Delim('[') {
-		return nil
-	}
-	for depth := 1; depth > 0; {
-		tok, err := v.dec.Token()
-		if err != nil {
-			return v.syntax(err)
-		}
-		switch tok {
-		case json.Delim('{'), json.Delim('['):
-			depth++
-		case json.Delim('}'), json.Delim(']'):
-			depth--
-		}
-		v.line() // let the newlines passed go
+	if err := skipJSONValue(v.dec, tok, func() { v.line() }); err != nil {
+		return v.syntax(err)
 	}
 	return nil
 }
