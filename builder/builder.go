@@ -62,7 +62,6 @@ type Builder struct {
 	stats      Stats
 	written    bool         // the merge consumed the added entries
 	result     *mergeResult // the merge's result, once run
-	spanCount  int          // spans and ASN entries when the merge began
 	next       *History     // the history after the merge
 	dated      bool         // the merge applied a history: records get dates
 }

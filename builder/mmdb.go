@@ -153,10 +153,6 @@ func (b *Builder) merged(ctx context.Context) (*mergeResult, error) {
 		return nil, err
 	}
 
-	b.spanCount = len(b.asnEntries)
-	for _, l := range b.layers {
-		b.spanCount += len(l.spans)
-	}
 	type batch struct {
 		pfxs  []netip.Prefix // the networks, in address order
 		recOf []int32        // their records
@@ -167,10 +163,15 @@ func (b *Builder) merged(ctx context.Context) (*mergeResult, error) {
 	batches := make(chan batch, 4)
 	all := schema.Categories()
 	counts := make([]CategoryStats, len(all))
-	// Every entry adds at most a few networks: size the lists once for the
-	// common case rather than copying them as they grow.
-	pfxs := make([]netip.Prefix, 0, b.spanCount)
-	recOf := make([]int32, 0, b.spanCount)
+	// The networks are about as many as the spans the merge starts from:
+	// size the lists once for the common case rather than copying them as
+	// they grow. (Counted before the sweep consumes the spans.)
+	spans := len(b.asnEntries)
+	for _, l := range b.layers {
+		spans += len(l.spans)
+	}
+	pfxs := make([]netip.Prefix, 0, spans)
+	recOf := make([]int32, 0, spans)
 	var recs []*record
 	var mergeErr error
 	done := make(chan struct{})
