@@ -921,11 +921,11 @@ func (m *recordMaker) make(active []uint64, asn int32) int32 {
 	if cats&schema.CategoryAllow != 0 {
 		cats &^= schema.CategoryRisk
 	} else {
-		keep := 1.0
+		var ws []float64 // each remaining risk category once, at its strongest feed's weight
 		for c := cats & schema.CategoryRisk; c != 0; c &= c - 1 {
-			keep *= 1 - min(max(weights[bits.TrailingZeros16(uint16(c))], 0), 1)
+			ws = append(ws, weights[bits.TrailingZeros16(uint16(c))])
 		}
-		r.score = uint16(schema.Score(keep))
+		r.score = Score(ws)
 	}
 	if cats&schema.CategoryAnonymizer != 0 {
 		r.confidence = uint16(conf)
@@ -956,9 +956,10 @@ func seenOf(seen [][]seenDates, fi int) []seenDates {
 	return seen[fi]
 }
 
-// Score combines feed weights by noisy-OR, 100 × (1 − Π(1 − wᵢ)), rounded
-// to the nearest integer by [schema.Score]. The product is taken over the
-// weights sorted, so the order the feeds came in never changes it.
+// Score combines weights by noisy-OR, 100 × (1 − Π(1 − wᵢ)), rounded to
+// the nearest integer by [schema.Score]; the merge passes one weight per
+// remaining risk category (docs/design.md §4 Score). The product is taken
+// over the weights sorted, so their order never changes it.
 func Score(weights []float64) uint16 {
 	ws := slices.Clone(weights)
 	slices.Sort(ws)
